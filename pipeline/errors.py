@@ -1,0 +1,31 @@
+"""SpaceWatch's own exception types. Only ``cli`` turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class SpaceWatchError(Exception):
+    """Base class for every error SpaceWatch raises on purpose."""
+
+
+class ConfigError(SpaceWatchError):
+    """feeds.yaml (or another configuration input) is missing or invalid."""
+
+
+class StoreError(SpaceWatchError):
+    """The database could not be opened, migrated or written."""
+
+
+class QueryError(SpaceWatchError):
+    """An ad-hoc SQL query was rejected or failed."""
+
+
+class InputError(SpaceWatchError):
+    """A user-supplied input file or value is invalid."""
+
+
+class LockedError(SpaceWatchError):
+    """Another daemon already holds the database lock."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid

@@ -1,0 +1,268 @@
+"""Feed bytes -> :class:`ParsedFeed` of :class:`Article` records.
+
+feedparser's dictionaries stop here: the rest of SpaceWatch sees only these dataclasses.
+Hostile XML is defused before feedparser sees it (DOCTYPE internal subsets and entity
+declarations are removed, so neither a billion-laughs nor a quadratic-blowup document can
+expand), and every URL is canonicalized and checked.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+
+from .config import Settings
+
+#: Query parameters that only track the reader; dropped from canonical URLs.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|yclid|_hsenc|_hsmi|"
+    r"mkt_tok|igshid|ref_src|cmpid|ncid|sr_share)$", re.I)
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
+_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.I | re.S)
+_WS = re.compile(r"\s+")
+_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+               "blockquote", "tr", "table", "section", "article", "pre", "hr"}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object"}
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class NotAFeed(Exception):
+    """The body parsed to no feed at all (an HTML page, an empty or garbled body)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or reason
+
+
+@dataclass
+class Article:
+    """One normalized feed entry."""
+
+    guid: str
+    url: str | None
+    title: str
+    summary: str
+    published_at: str
+    published_estimated: bool
+    author: str | None = None
+    language: str | None = None
+    content_hash: str = ""
+
+
+@dataclass
+class ParsedFeed:
+    """A parsed feed body: its entries and what was noticed on the way."""
+
+    title: str
+    version: str
+    articles: list[Article] = field(default_factory=list)
+    bozo: str | None = None
+    skipped: int = 0
+    capped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS and self._skip:
+            self._skip -= 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str | None) -> str:
+    """Strip tags and decode entities; paragraphs become newlines, runs of spaces one space."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        text = markup
+    else:
+        parser = _TextExtractor()
+        try:
+            parser.feed(markup)
+            parser.close()
+            text = "".join(parser.parts)
+        except (AssertionError, ValueError):  # html.parser gives up on some garbage
+            text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = text.replace("\x00", "").replace("\xa0", " ")
+    lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def canonical_url(url: str | None, max_length: int = 1024) -> str | None:
+    """A canonical http(s) URL, or None for anything else (javascript:, data:, too long)."""
+    if not url or not isinstance(url, str):
+        return None
+    url = url.strip()
+    if len(url) > max_length or any(c in url for c in "\x00\r\n\t "):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    if parts.username or parts.password:
+        return None
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if not TRACKING_PARAMS.match(k)])
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, query, ""))
+
+
+def defuse_xml(body: bytes) -> tuple[bytes, bool]:
+    """Remove DOCTYPE internal subsets, entity declarations and NUL bytes.
+
+    Returns the cleaned body and whether anything was removed. Entity references left
+    dangling stay as undefined text; nothing can expand.
+    """
+    cleaned = _DOCTYPE_SUBSET.sub(b"", body)
+    cleaned = _ENTITY_DECL.sub(b"", cleaned)
+    cleaned = cleaned.replace(b"\x00", b"")
+    return cleaned, cleaned != body
+
+
+def content_hash(title: str, text: str) -> str:
+    """A hash of the normalized title and text: the same story syndicated twice hashes equal."""
+    key = _WS.sub(" ", f"{title}\n{text}".lower()).strip()
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO-8601 with seconds precision, e.g. ``2025-07-14T09:30:00Z``."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime,
+               settings: Settings, language: str | None = None) -> ParsedFeed:
+    """Parse a feed body with feedparser and normalize its entries.
+
+    Raises :class:`NotAFeed` when the body holds no feed (an HTML page, an empty body).
+    A "bozo" feed that still yields entries is kept, with the reason in ``bozo``.
+    """
+    if not body.strip():
+        raise NotAFeed("empty body")
+    body, defused = defuse_xml(body)
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True,
+                              resolve_relative_uris=True)
+    bozo = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}"[:300] if exc else "malformed feed"
+    entries = parsed.get("entries") or []
+    version = parsed.get("version") or ""
+    if not entries and not version:
+        lower = body[:2048].lower()
+        if b"<html" in lower or b"<!doctype html" in lower:
+            raise NotAFeed("html page, not a feed", "the server answered with an HTML page")
+        raise NotAFeed("not a feed", bozo or "no feed found in the body")
+    feed_info = parsed.get("feed") or {}
+    feed_language = language or _language(feed_info.get("language"))
+    result = ParsedFeed(title=html_to_text(feed_info.get("title", "")) or "", version=version,
+                        bozo=bozo)
+    if defused:
+        result.notes.append("DOCTYPE internal subset or entity declarations removed")
+    if len(entries) > settings.max_items_per_feed:
+        result.capped = len(entries) - settings.max_items_per_feed
+        result.notes.append(f"{len(entries)} entries, capped at {settings.max_items_per_feed}")
+        entries = entries[: settings.max_items_per_feed]
+    seen: set[str] = set()
+    for entry in entries:
+        article = normalize_entry(entry, fetched_at=fetched_at, settings=settings,
+                                  language=feed_language)
+        if article is None:
+            result.skipped += 1
+            continue
+        if article.guid in seen:  # duplicate GUID inside one document: first one wins
+            result.skipped += 1
+            continue
+        seen.add(article.guid)
+        result.articles.append(article)
+    if result.skipped:
+        result.notes.append(f"{result.skipped} entries skipped (no usable id, link or text, "
+                            "or a duplicate id)")
+    return result
+
+
+def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
+                    language: str | None = None) -> Article | None:
+    """One feedparser entry -> :class:`Article`, or None if it has nothing to identify it."""
+    title = html_to_text(entry.get("title"))[:1000]
+    summary = _summary(entry)
+    link = canonical_url(entry.get("link"), settings.max_url_length)
+    raw_id = entry.get("id") or entry.get("guid")
+    guid = _WS.sub(" ", str(raw_id)).strip()[:1000] if raw_id else ""
+    if not title and not summary:
+        return None
+    digest = content_hash(title, summary)
+    if not guid:
+        guid = link or f"sha:{digest}"
+    published, estimated = _published(entry, fetched_at)
+    author = html_to_text(entry.get("author"))[:200] or None
+    return Article(guid=guid, url=link, title=title, summary=summary, published_at=published,
+                   published_estimated=estimated, author=author,
+                   language=_language(entry.get("language")) or language, content_hash=digest)
+
+
+def _summary(entry: Any) -> str:
+    candidates = []
+    if entry.get("summary"):
+        candidates.append(entry["summary"])
+    for content in entry.get("content") or []:
+        if isinstance(content, dict) and content.get("value"):
+            candidates.append(content["value"])
+    texts = [html_to_text(c) for c in candidates]
+    return max(texts, key=len)[:200_000] if texts else ""
+
+
+def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool]:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                when = datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, TypeError, OSError):
+                continue
+            if when > fetched_at + FUTURE_TOLERANCE or when.year < 1970:
+                return iso(fetched_at), True
+            return iso(when), False
+    return iso(fetched_at), True
+
+
+def _language(value: Any) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    return value.strip().lower().split("-")[0].split("_")[0][:8] or None

@@ -1,0 +1,334 @@
+"""The SQLite store: the only module that writes SQL.
+
+One file a user can copy, open in Datasette and query by hand: WAL mode, a busy timeout,
+schema created and migrated by named migrations (sqlite-utils ``Migrations``), and writes
+grouped into ``BEGIN IMMEDIATE`` transactions so a batch lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .config import Feed
+from .errors import StoreError
+from .normalize import Article
+
+BUSY_TIMEOUT_MS = 10_000
+migrations = Migrations("spacewatch")
+
+
+@migrations(name="0001_feeds_fetches_articles")
+def _m0001(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            interval_s REAL,
+            tags TEXT,
+            language TEXT,
+            full_text INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT,
+            last_status INTEGER,
+            last_outcome TEXT,
+            last_error TEXT,
+            last_fetch_at TEXT,
+            last_success_at TEXT,
+            last_new_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_fetch_at TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER,
+            http_status INTEGER,
+            bytes INTEGER,
+            entries INTEGER,
+            new_articles INTEGER NOT NULL DEFAULT 0,
+            updated_articles INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            detail TEXT
+        );
+        CREATE INDEX fetches_feed_started ON fetches(feed_id, started_at);
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id),
+            url TEXT UNIQUE,
+            guid TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            text_source TEXT NOT NULL DEFAULT 'feed',
+            text_at TEXT,
+            author TEXT,
+            language TEXT,
+            published_at TEXT NOT NULL,
+            published_estimated INTEGER NOT NULL DEFAULT 0,
+            fetched_at TEXT NOT NULL,
+            updated_at TEXT,
+            content_hash TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'feed',
+            page_status TEXT,
+            page_error TEXT,
+            page_attempts INTEGER NOT NULL DEFAULT 0,
+            nlp_version TEXT,
+            nlp_at TEXT,
+            nlp_error TEXT,
+            nlp_attempts INTEGER NOT NULL DEFAULT 0,
+            match_version TEXT
+        );
+        CREATE INDEX articles_published ON articles(published_at);
+        CREATE INDEX articles_hash ON articles(content_hash);
+        CREATE INDEX articles_feed ON articles(feed_id, published_at);
+        CREATE TABLE article_sources (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            feed_id INTEGER REFERENCES feeds(id),
+            guid TEXT NOT NULL,
+            url TEXT,
+            first_seen_at TEXT NOT NULL,
+            UNIQUE (feed_id, guid)
+        );
+        CREATE INDEX article_sources_article ON article_sources(article_id);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
+        """
+    )
+
+
+@dataclass
+class FeedRow:
+    """A feed's stored state, as the fetch stage needs it."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+    next_fetch_at: str | None
+    disabled: bool
+
+
+@dataclass
+class SaveResult:
+    """What one feed batch did to the article table."""
+
+    new_ids: list[int]
+    updated_ids: list[int]
+    linked: int = 0
+
+
+class Store:
+    """A connection to the SpaceWatch database. Use as a context manager."""
+
+    def __init__(self, path: str | Path, *, migrate: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            if migrate:
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    @property
+    def schema_version(self) -> int:
+        """How many migrations have been applied."""
+        return len(migrations.applied(self.db))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception, then re-raises."""
+        conn = self.conn
+        if conn.in_transaction:
+            raise StoreError("nested transaction")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """Run a read query and return rows as dictionaries."""
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run a read query and return the first column of the first row (or None)."""
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str, now: str) -> None:
+        """Store a key/value pair in its own small transaction."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value, updated_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                         "updated_at = excluded.updated_at", (key, value, now))
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        rows = self.rows("SELECT value, updated_at FROM meta WHERE key = ?", [key])
+        return rows[0] if rows else None
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[Feed], full_text_default: bool, now: str) -> None:
+        """Make the feeds table reflect the configuration; state columns are kept."""
+        with self.transaction() as conn:
+            for feed in feeds:
+                conn.execute(
+                    "INSERT INTO feeds (name, url, enabled, interval_s, tags, language, "
+                    "full_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET url = excluded.url, "
+                    "enabled = excluded.enabled, interval_s = excluded.interval_s, "
+                    "tags = excluded.tags, language = excluded.language, "
+                    "full_text = excluded.full_text",
+                    (feed.name, feed.url, int(feed.enabled), feed.interval,
+                     json.dumps(list(feed.tags)), feed.language,
+                     int(feed.full_text if feed.full_text is not None else full_text_default),
+                     now))
+            names = [f.name for f in feeds]
+            marks = ",".join("?" * len(names)) or "''"
+            conn.execute(f"UPDATE feeds SET enabled = 0 WHERE name NOT IN ({marks})", names)
+
+    def feed_status(self) -> list[dict[str, Any]]:
+        """Per feed: its state columns and how many articles it brought."""
+        return self.rows(
+            "SELECT f.*, (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id) "
+            "AS articles FROM feeds f ORDER BY f.name")
+
+    def feed_row(self, name: str) -> FeedRow:
+        row = self.conn.execute(
+            "SELECT id, name, url, etag, last_modified, error_count, next_fetch_at, disabled "
+            "FROM feeds WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise StoreError(f"feed {name!r} is not in the database")
+        return FeedRow(*row[:7], disabled=bool(row[7]))
+
+    def record_fetch(self, feed_id: int, fetch: dict[str, Any], feed_update: dict[str, Any],
+                     articles: Sequence[Article] = (), fetched_at: str = "",
+                     source: str = "feed") -> SaveResult:
+        """Store one fetch attempt, the feed's new state and its articles in one transaction.
+
+        A crash before the commit leaves all or nothing: the ETag and the articles it covers
+        move together.
+        """
+        with self.transaction() as conn:
+            result = self._save_articles(conn, feed_id, articles, fetched_at, source)
+            fetch = dict(fetch, feed_id=feed_id, new_articles=len(result.new_ids),
+                         updated_articles=len(result.updated_ids))
+            cols = ", ".join(fetch)
+            conn.execute(f"INSERT INTO fetches ({cols}) VALUES ({', '.join('?' * len(fetch))})",
+                         list(fetch.values()))
+            if result.new_ids:
+                feed_update = dict(feed_update, last_new_at=fetched_at)
+            if feed_update:
+                sets = ", ".join(f"{k} = ?" for k in feed_update)
+                conn.execute(f"UPDATE feeds SET {sets} WHERE id = ?",
+                             [*feed_update.values(), feed_id])
+        return result
+
+    def save_articles(self, articles: Sequence[Article], fetched_at: str,
+                      source: str = "import") -> SaveResult:
+        """Store articles that came from no feed (``spacewatch import``) in one transaction."""
+        with self.transaction() as conn:
+            return self._save_articles(conn, None, articles, fetched_at, source)
+
+    def _save_articles(self, conn: sqlite3.Connection, feed_id: int | None,
+                       articles: Sequence[Article], fetched_at: str,
+                       source: str) -> SaveResult:
+        result = SaveResult([], [])
+        for art in articles:
+            article_id = self._find_article(conn, feed_id, art)
+            if article_id is None:
+                cur = conn.execute(
+                    "INSERT INTO articles (feed_id, url, guid, title, summary, text, "
+                    "text_source, author, language, published_at, published_estimated, "
+                    "fetched_at, content_hash, source) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, ?, ?, ?, ?, ?, ?)",
+                    (feed_id, art.url, art.guid, art.title, art.summary, art.summary,
+                     art.author, art.language, art.published_at, int(art.published_estimated),
+                     fetched_at, art.content_hash, source))
+                article_id = int(cur.lastrowid or 0)
+                result.new_ids.append(article_id)
+            else:
+                row = conn.execute("SELECT content_hash, text_source FROM articles WHERE id = ?",
+                                   (article_id,)).fetchone()
+                known_source = conn.execute(
+                    "SELECT 1 FROM article_sources WHERE article_id = ? AND feed_id IS ?",
+                    (article_id, feed_id)).fetchone()
+                if row[0] != art.content_hash and known_source:
+                    # The same entry, changed at its source: update it and let the later
+                    # stages see it again.
+                    conn.execute(
+                        "UPDATE articles SET title = ?, summary = ?, content_hash = ?, "
+                        "text = CASE WHEN text_source = 'feed' THEN ? ELSE text END, "
+                        "updated_at = ?, nlp_version = NULL, match_version = NULL "
+                        "WHERE id = ?",
+                        (art.title, art.summary, art.content_hash, art.summary, fetched_at,
+                         article_id))
+                    result.updated_ids.append(article_id)
+                elif not known_source:
+                    result.linked += 1
+            conn.execute(
+                "INSERT INTO article_sources (article_id, feed_id, guid, url, first_seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, guid) DO NOTHING",
+                (article_id, feed_id, art.guid, art.url, fetched_at))
+        return result
+
+    @staticmethod
+    def _find_article(conn: sqlite3.Connection, feed_id: int | None,
+                      art: Article) -> int | None:
+        row = conn.execute("SELECT article_id FROM article_sources WHERE feed_id IS ? "
+                           "AND guid = ?", (feed_id, art.guid)).fetchone()
+        if row is None and art.url:
+            row = conn.execute("SELECT id FROM articles WHERE url = ?", (art.url,)).fetchone()
+        if row is None and len(art.title) + len(art.summary) >= 40:
+            row = conn.execute("SELECT id FROM articles WHERE content_hash = ? LIMIT 1",
+                               (art.content_hash,)).fetchone()
+        return int(row[0]) if row else None

@@ -1,0 +1,47 @@
+"""Shared fixtures: a local HTTP server, a database under tmp_path, configs built in code."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, Feed, Settings
+from pipeline.store import Store
+
+from .httpserver import LocalServer
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "test.db") as st:
+        yield st
+
+
+def make_config(feeds: dict[str, str], **settings: object) -> Config:
+    """A Config with the named feeds (name -> url) and fast test settings."""
+    base = dict(timeout_connect=2.0, timeout_read=2.0, timeout_total=5.0, backoff_base=60.0,
+                concurrency=8)
+    base.update(settings)
+    return Config(
+        feeds=tuple(Feed(name=name, url=url) for name, url in feeds.items()),
+        settings=dataclasses.replace(Settings(), **base),
+    )
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, skipping the test when it is absent (a user's machine)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is only on the developers' machines)")
+    return path

@@ -1,0 +1,75 @@
+"""Normalizing entries: canonical URLs, plain-text summaries, UTC dates, defused XML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import feedparser
+
+from pipeline.config import Settings
+from pipeline.normalize import canonical_url, defuse_xml, html_to_text, normalize_entry
+
+NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
+
+
+def entry(xml_item: str):
+    doc = f'<rss version="2.0"><channel><title>t</title>{xml_item}</channel></rss>'
+    return feedparser.parse(doc.encode()).entries[0]
+
+
+def test_canonical_url_strips_tracking_and_fragment() -> None:
+    assert canonical_url("HTTPS://Example.ORG:443/a/b?utm_source=x&id=7&fbclid=1#frag") == \
+        "https://example.org/a/b?id=7"
+
+
+def test_canonical_url_rejects_script_data_and_overlong() -> None:
+    assert canonical_url("javascript:alert(1)") is None
+    assert canonical_url("data:text/html,<script>") is None
+    assert canonical_url("https://e.org/" + "a" * 2000) is None
+    assert canonical_url("https://user:pw@e.org/") is None
+
+
+def test_summary_html_becomes_text_with_entities_decoded() -> None:
+    text = html_to_text("<p>NASA &amp; Roscosmos</p><script>alert(1)</script><p>met&nbsp;today</p>")
+    assert text == "NASA & Roscosmos\nmet today"
+
+
+def test_published_time_is_utc_iso() -> None:
+    art = normalize_entry(entry("<item><title>x</title><guid>g</guid>"
+                                "<pubDate>Tue, 15 Jul 2025 12:30:00 +0300</pubDate></item>"),
+                          fetched_at=NOW, settings=Settings())
+    assert art is not None
+    assert art.published_at == "2025-07-15T09:30:00Z" and not art.published_estimated
+
+
+def test_missing_and_future_dates_fall_back_to_fetch_time_flagged() -> None:
+    for item in ("<item><title>x</title><guid>g</guid></item>",
+                 "<item><title>x</title><guid>g</guid>"
+                 "<pubDate>Tue, 15 Jul 2031 12:30:00 GMT</pubDate></item>"):
+        art = normalize_entry(entry(item), fetched_at=NOW, settings=Settings())
+        assert art is not None
+        assert art.published_at == "2025-07-20T12:00:00Z" and art.published_estimated
+
+
+def test_missing_guid_falls_back_to_link_then_content() -> None:
+    with_link = normalize_entry(entry("<item><title>x</title><link>https://e.org/a?utm_medium=r"
+                                      "</link></item>"), fetched_at=NOW, settings=Settings())
+    assert with_link is not None and with_link.guid == "https://e.org/a"
+    bare = normalize_entry(entry("<item><title>only a title</title></item>"),
+                           fetched_at=NOW, settings=Settings())
+    assert bare is not None and bare.guid.startswith("sha:") and bare.url is None
+
+
+def test_javascript_link_is_not_stored() -> None:
+    art = normalize_entry(entry("<item><title>x</title><guid>g</guid>"
+                                "<link>javascript:alert(1)</link></item>"),
+                          fetched_at=NOW, settings=Settings())
+    assert art is not None and art.url is None
+
+
+def test_defuse_removes_internal_subset() -> None:
+    body = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;">]>'
+            b"<rss><channel><title>&b;</title></channel></rss>")
+    cleaned, changed = defuse_xml(body)
+    assert changed and b"<!ENTITY" not in cleaned and b"<!DOCTYPE" not in cleaned
+    assert cleaned.startswith(b'<?xml version="1.0"?><rss>')
