@@ -29,6 +29,8 @@ def render(text: str, base: str, today: datetime) -> str:
         days, hour, minute = (int(g) for g in match.groups())
         when = (today - timedelta(days=days)).replace(hour=hour, minute=minute, second=0,
                                                       microsecond=0)
+        if when > today:  # early in the day: "today at 06:50" has not happened yet
+            when -= timedelta(days=1)
         before = text[max(0, match.start() - 12):match.start()].lower()
         if "pubdate>" in before:
             return email.utils.format_datetime(when, usegmt=True)

@@ -1,0 +1,160 @@
+"""The gazetteer in ``models/``: canonical entities as data, loaded and checked at start-up.
+
+Its hash is part of the NLP version recorded on every processed article, so editing it makes
+exactly those articles stale for ``spacewatch reprocess``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+KINDS = ("AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY", "PROGRAM", "SPACECRAFT",
+         "COUNTRY")
+PEOPLE = ("OFFICIAL", "CREW")
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_WS = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Whitespace-collapsed, case-folded, typographic quotes made plain: the matching key."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
+    return _WS.sub(" ", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Role:
+    """A title a person held, with dates where known."""
+
+    title: str
+    org: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One canonical entity."""
+
+    id: str
+    name: str
+    kind: str
+    wikidata: str | None
+    aliases: tuple[str, ...]
+    weak_aliases: tuple[str, ...] = ()
+    context: frozenset[str] = frozenset()
+    roles: tuple[Role, ...] = ()
+
+    @property
+    def surname(self) -> str | None:
+        """The Latin-script surname of a person (last word of the name), else None."""
+        if self.kind not in PEOPLE:
+            return None
+        last = self.name.split()[-1]
+        return None if _CYRILLIC.search(last) else last
+
+    def current_role(self) -> Role | None:
+        """The role without an end date, or the latest one."""
+        open_roles = [r for r in self.roles if not r.end]
+        if open_roles:
+            return open_roles[-1]
+        return self.roles[-1] if self.roles else None
+
+
+@dataclass
+class Gazetteer:
+    """All entries plus the lookup tables the linker needs."""
+
+    entries: dict[str, Entry]
+    version: str
+    path: Path | None = None
+    #: folded alias -> (entry id, is_weak, exact surface or None when case-insensitive)
+    alias_index: dict[str, list[tuple[str, bool, str | None]]] = field(default_factory=dict)
+
+    def patterns(self) -> list[dict[str, Any]]:
+        """Phrase patterns for spaCy's span ruler (matched on LOWER, checked afterwards)."""
+        out = []
+        for entry in self.entries.values():
+            for alias in (*entry.aliases, *entry.weak_aliases):
+                out.append({"label": entry.kind, "pattern": alias, "id": entry.id})
+        return out
+
+    def accepts(self, entry_id: str, surface: str) -> tuple[bool, bool]:
+        """Whether ``surface`` is a valid match for ``entry_id`` and whether it is weak.
+
+        Single-token aliases with a capital letter must match case and all; others match
+        case-insensitively.
+        """
+        for eid, weak, exact in self.alias_index.get(fold(surface), []):
+            if eid != entry_id:
+                continue
+            if exact is not None and _norm(surface) != exact:
+                continue
+            return True, weak
+        return False, False
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text.replace("\u2019", "'").replace("\u2018", "'")).strip()
+
+
+def _case_sensitive(alias: str) -> bool:
+    return " " not in alias.strip() and "-" not in alias and any(c.isupper() for c in alias)
+
+
+def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
+    """Load and validate ``models/gazetteer.yaml`` (or ``path``)."""
+    path = Path(path) if path else MODELS_DIR / "gazetteer.yaml"
+    try:
+        raw_bytes = path.read_bytes()
+        data = yaml.safe_load(raw_bytes)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: gazetteer not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entities"), list):
+        raise ConfigError(f"{path}: expected a mapping with an 'entities:' list")
+    entries: dict[str, Entry] = {}
+    for i, raw in enumerate(data["entities"], start=1):
+        entry = _entry(raw, f"{path}: entity #{i}")
+        if entry.id in entries:
+            raise ConfigError(f"{path}: duplicate entity id {entry.id!r}")
+        entries[entry.id] = entry
+    gaz = Gazetteer(entries=entries, version=hashlib.sha256(raw_bytes).hexdigest()[:12],
+                    path=path)
+    for entry in entries.values():
+        for weak, aliases in ((False, entry.aliases), (True, entry.weak_aliases)):
+            for alias in aliases:
+                exact = _norm(alias) if _case_sensitive(alias) else None
+                gaz.alias_index.setdefault(fold(alias), []).append((entry.id, weak, exact))
+    return gaz
+
+
+def _entry(raw: Any, where: str) -> Entry:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    try:
+        eid, name, kind = str(raw["id"]), str(raw["name"]), str(raw["kind"])
+    except KeyError as exc:
+        raise ConfigError(f"{where}: missing {exc.args[0]!r}") from None
+    if kind not in KINDS:
+        raise ConfigError(f"{where} ({eid}): kind {kind!r} is not one of {', '.join(KINDS)}")
+    aliases = tuple(str(a) for a in raw.get("aliases") or [])
+    if name not in aliases:
+        aliases = (name, *aliases)
+    roles = tuple(
+        Role(title=str(r.get("title", "")), org=r.get("org"),
+             start=str(r["start"]) if r.get("start") else None,
+             end=str(r["end"]) if r.get("end") else None)
+        for r in raw.get("roles") or [] if isinstance(r, dict))
+    return Entry(id=eid, name=name, kind=kind, wikidata=raw.get("wikidata"), aliases=aliases,
+                 weak_aliases=tuple(str(a) for a in raw.get("weak_aliases") or []),
+                 context=frozenset(fold(c) for c in raw.get("context") or []), roles=roles)
