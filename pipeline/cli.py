@@ -117,8 +117,11 @@ def feed_progress(total: int, label: str = "fetching") -> Iterator[Any]:
         def update(event: str, item: FeedReport | None) -> None:
             if event == "feed" and item is not None:
                 progress.update(task, advance=1, last=item.feed)
+            elif event == "nlp" and isinstance(item, int):
+                progress.update(task, advance=item)
             elif event.startswith("stage:"):
-                progress.update(task, description=event.split(":", 1)[1])
+                total = item if isinstance(item, int) else None
+                progress.reset(task, total=total, description=event.split(":", 1)[1], last="")
 
         yield update
 
@@ -239,3 +242,171 @@ def demo(ctx: Context, out_dir: str) -> None:
         table.add_row(row["published_at"], row["feed"] or "", row["title"][:90])
     out.print(table)
     out.print(f"demo database: {db_path}")
+
+
+# -- entities (NER) ------------------------------------------------------------------------
+
+
+def _read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, error or None) for each non-blank line of a JSONL file."""
+    import json
+
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, None, f"not JSON ({exc.msg})"
+                continue
+            if not isinstance(record, dict):
+                yield number, None, "expected a JSON object"
+            elif not isinstance(record.get("text"), str) or not record["text"].strip():
+                yield number, None, "no 'text' field"
+            else:
+                yield number, record, None
+    except UnicodeDecodeError as exc:
+        yield 0, None, f"not UTF-8 text: {exc}"
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+@cli.command()
+@click.option("--jsonl", "jsonl", metavar="FILE",
+              help="One JSON object per line with 'text' (and optional id, title, url, "
+                   "published); '-' for stdin. Without it, stdin is one text.")
+@pass_ctx
+def analyze(ctx: Context, jsonl: str | None) -> None:
+    """Find entities (and seed matches) in text; print one JSON object per input.
+
+    Stores nothing. Bad input lines are reported on stderr with their line number and the
+    rest is still processed (exit code 1 if any line was bad).
+    """
+    import json
+
+    from .stages import analysis_text, get_analyzer, score_text
+
+    settings = ctx.settings()
+    analyzer = get_analyzer(settings)
+    if jsonl is None:
+        records = [(1, {"id": None, "text": sys.stdin.read()}, None)]
+    else:
+        if jsonl != "-" and not Path(jsonl).is_file():
+            raise SpaceWatchError(f"{jsonl}: no such file")
+        records = list(_read_jsonl(jsonl))
+    bad = 0
+    good = [(n, r) for n, r, e in records if r is not None]
+    for number, _record, error in records:
+        if error:
+            bad += 1
+            err.print(f"line {number}: {error}")
+    texts = [analysis_text(str(r.get("title") or ""), r["text"]) for _n, r in good]
+    for (_number, record), text, mentions in zip(good, texts, analyzer.analyze(texts),
+                                                strict=True):
+        result = {
+            "id": record.get("id"),
+            "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
+                          "surface": m.surface, "start": m.start, "end": m.end,
+                          "role": m.role} for m in mentions],
+            "matches": score_text(settings, text, mentions),
+        }
+        click.echo(json.dumps(result, ensure_ascii=False))
+    if bad:
+        sys.exit(1)
+
+
+@cli.command(name="import")
+@click.argument("file", metavar="FILE.jsonl")
+@pass_ctx
+def import_(ctx: Context, file: str) -> None:
+    """Store articles from a JSONL file (source "import") and run the whole pipeline on them.
+
+    Each line: {"text": ..., "id": ..., "title": ..., "url": ..., "published": ...}. The way
+    to backfill an archive. Re-importing the same ids adds nothing.
+    """
+    from .normalize import import_record
+    from .stages import process_pending
+
+    if file != "-" and not Path(file).is_file():
+        raise SpaceWatchError(f"{file}: no such file")
+    settings = ctx.settings()
+    from .fetch import now_utc
+    from .normalize import iso
+
+    now = now_utc()
+    articles, bad = [], 0
+    for number, record, error in _read_jsonl(file):
+        article = import_record(record, now, settings) if record else None
+        if article is None:
+            bad += 1
+            err.print(f"line {number}: {error or 'unusable record'}")
+            continue
+        articles.append(article)
+    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    with ctx.store() as store:
+        saved = store.save_articles(articles, iso(now))
+        with feed_progress(len(articles), "analyzing") as progress:
+            stats = process_pending(store, config, progress=progress)
+    out.print(f"imported {len(saved.new_ids)} new, {len(articles) - len(saved.new_ids)} "
+              f"already stored, {bad} bad lines; " + "; ".join(f"{k}: {v}"
+                                                             for k, v in stats.items()))
+    if bad:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--kind", type=click.Choice(["AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY",
+                                           "PROGRAM", "SPACECRAFT", "COUNTRY", "PERSON",
+                                           "ORGANIZATION", "PLACE"], case_sensitive=False),
+              help="Only this kind of entity.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published since this day.")
+@click.option("--limit", default=30, show_default=True, help="How many entities to list.")
+@pass_ctx
+def entities(ctx: Context, kind: str | None, since: str | None, limit: int) -> None:
+    """List the most-mentioned entities (agencies, officials, crews, programs …)."""
+    if since:
+        _check_date(since)
+    with ctx.store() as store:
+        rows = store.top_entities(kind.upper() if kind else None, since, limit)
+    table = Table(title="top entities", title_justify="left")
+    for col in ("entity", "name", "kind", "origin", "mentions", "articles"):
+        table.add_column(col, justify="right" if col in ("mentions", "articles") else "left")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["kind"], row["origin"], str(row["mentions"]),
+                      str(row["articles"]))
+    out.print(table)
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True,
+              help="Re-run on every article, not only the stale ones.")
+@pass_ctx
+def reprocess(ctx: Context, everything: bool) -> None:
+    """Re-run entity extraction and matching on articles whose NLP version is stale.
+
+    An article is stale when the model, the gazetteer in models/ or the linking code changed
+    since it was processed — after a gazetteer edit, say.
+    """
+    from .stages import get_analyzer, process_pending
+
+    settings = ctx.settings()
+    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    with ctx.store() as store:
+        if everything:
+            store.reset_nlp()
+        stale = len(store.articles_needing_nlp(get_analyzer(settings).version, 1_000_000))
+        with feed_progress(stale, "reprocessing") as progress:
+            stats = process_pending(store, config, progress=progress)
+    out.print(f"{stale} stale articles; " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
+
+
+def _check_date(value: str) -> None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise SpaceWatchError(f"{value!r} is not a date (use YYYY-MM-DD)") from None

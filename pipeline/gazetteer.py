@@ -19,6 +19,8 @@ from .errors import ConfigError
 KINDS = ("AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY", "PROGRAM", "SPACECRAFT",
          "COUNTRY")
 PEOPLE = ("OFFICIAL", "CREW")
+#: An alias "<company or agency> <thing>" is matched as two mentions ("SpaceX Crew Dragon").
+SPLIT_KINDS = ("COMPANY", "AGENCY")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _WS = re.compile(r"\s+")
@@ -84,7 +86,8 @@ class Gazetteer:
         out = []
         for entry in self.entries.values():
             for alias in (*entry.aliases, *entry.weak_aliases):
-                out.append({"label": entry.kind, "pattern": alias, "id": entry.id})
+                for variant in _variants(alias):
+                    out.append({"label": entry.kind, "pattern": variant, "id": entry.id})
         return out
 
     def accepts(self, entry_id: str, surface: str) -> tuple[bool, bool]:
@@ -100,6 +103,16 @@ class Gazetteer:
                 continue
             return True, weak
         return False, False
+
+
+def _variants(alias: str) -> set[str]:
+    """An alias as written plus its hyphen/space twins ("seat swap" ~ "seat-swap")."""
+    out = {alias}
+    if "-" in alias and not _case_sensitive(alias):
+        out.add(alias.replace("-", " "))
+    elif " " in alias and len(alias.split()) == 2 and alias.islower():
+        out.add(alias.replace(" ", "-"))
+    return out
 
 
 def _norm(text: str) -> str:
@@ -128,14 +141,46 @@ def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
         if entry.id in entries:
             raise ConfigError(f"{path}: duplicate entity id {entry.id!r}")
         entries[entry.id] = entry
+    entries = _split_compounds(entries)
     gaz = Gazetteer(entries=entries, version=hashlib.sha256(raw_bytes).hexdigest()[:12],
                     path=path)
     for entry in entries.values():
         for weak, aliases in ((False, entry.aliases), (True, entry.weak_aliases)):
             for alias in aliases:
                 exact = _norm(alias) if _case_sensitive(alias) else None
-                gaz.alias_index.setdefault(fold(alias), []).append((entry.id, weak, exact))
+                for variant in _variants(alias):
+                    gaz.alias_index.setdefault(fold(variant), []).append(
+                        (entry.id, weak, exact))
     return gaz
+
+
+def _split_compounds(entries: dict[str, Entry]) -> dict[str, Entry]:
+    """Drop aliases that are another entity's alias glued to one of this entity's.
+
+    "SpaceX Crew Dragon" is SpaceX + Crew Dragon: matching the parts separately keeps the
+    mention of SpaceX instead of swallowing it.
+    """
+    owner: dict[str, set[str]] = {}
+    for entry in entries.values():
+        for alias in (*entry.aliases, *entry.weak_aliases):
+            owner.setdefault(fold(alias), set()).add(entry.id)
+    out = {}
+    for eid, entry in entries.items():
+        def compound(alias: str, eid: str = eid) -> bool:
+            words = alias.split()
+            for cut in range(1, len(words)):
+                left, right = fold(" ".join(words[:cut])), fold(" ".join(words[cut:]))
+                mine = {left, right} & {k for k, ids in owner.items() if eid in ids}
+                other = {left, right} - mine
+                if mine and other and all(
+                        any(entries[i].kind in SPLIT_KINDS for i in owner.get(o, set()) - {eid})
+                        for o in other):
+                    return True
+            return False
+
+        kept = tuple(a for a in entry.aliases if " " not in a or not compound(a))
+        out[eid] = Entry(**{**entry.__dict__, "aliases": kept or entry.aliases})
+    return out
 
 
 def _entry(raw: Any, where: str) -> Entry:
@@ -148,13 +193,21 @@ def _entry(raw: Any, where: str) -> Entry:
     if kind not in KINDS:
         raise ConfigError(f"{where} ({eid}): kind {kind!r} is not one of {', '.join(KINDS)}")
     aliases = tuple(str(a) for a in raw.get("aliases") or [])
-    if name not in aliases:
+    weak = tuple(str(a) for a in raw.get("weak_aliases") or [])
+    if name not in aliases and name not in weak:
         aliases = (name, *aliases)
+    if kind in PEOPLE:
+        # "Foreign Minister Sergey Lavrov" is a title plus a name: the name alias matches,
+        # and the title becomes the mention's role (and NASA in "NASA Administrator X"
+        # stays a mention of NASA).
+        names = (*aliases, *weak)
+        aliases = tuple(a for a in aliases if not any(
+            a != b and a.endswith(" " + b) for b in names))
     roles = tuple(
         Role(title=str(r.get("title", "")), org=r.get("org"),
              start=str(r["start"]) if r.get("start") else None,
              end=str(r["end"]) if r.get("end") else None)
         for r in raw.get("roles") or [] if isinstance(r, dict))
     return Entry(id=eid, name=name, kind=kind, wikidata=raw.get("wikidata"), aliases=aliases,
-                 weak_aliases=tuple(str(a) for a in raw.get("weak_aliases") or []),
-                 context=frozenset(fold(c) for c in raw.get("context") or []), roles=roles)
+                 weak_aliases=weak,
+                 context=frozenset(fold(str(c)) for c in raw.get("context") or []), roles=roles)

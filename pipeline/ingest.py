@@ -117,6 +117,10 @@ def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
                 report.feeds.append(item)
                 if progress:
                     progress("feed", item)
+        if process:
+            from .stages import process_pending
+
+            report.stages = process_pending(store, config, fetcher=fetcher, progress=progress)
     finally:
         if own:
             fetcher.close()

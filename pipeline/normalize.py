@@ -266,3 +266,26 @@ def _language(value: Any) -> str | None:
     if not value or not isinstance(value, str):
         return None
     return value.strip().lower().split("-")[0].split("_")[0][:8] or None
+
+
+def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> Article | None:
+    """An ``import`` JSONL record -> :class:`Article` (None when it has no text)."""
+    text = str(record.get("text") or "").replace("\x00", "").strip()
+    if not text:
+        return None
+    title = _WS.sub(" ", str(record.get("title") or "")).strip()[:1000]
+    url = canonical_url(record.get("url"), settings.max_url_length)
+    digest = content_hash(title, text)
+    guid = str(record["id"]) if record.get("id") not in (None, "") else (url or f"sha:{digest}")
+    published, estimated = iso(now), True
+    if record.get("published"):
+        try:
+            when = datetime.fromisoformat(str(record["published"]).replace("Z", "+00:00"))
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            if when <= now + FUTURE_TOLERANCE:
+                published, estimated = iso(when), False
+        except ValueError:
+            pass  # unparseable date: keep the import time, flagged as estimated
+    return Article(guid=guid, url=url, title=title, summary=text[:200_000],
+                   published_at=published, published_estimated=estimated,
+                   language=_language(record.get("language")), content_hash=digest)

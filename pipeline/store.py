@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -21,6 +21,9 @@ from sqlite_utils.migrations import Migrations
 from .config import Feed
 from .errors import StoreError
 from .normalize import Article
+
+if TYPE_CHECKING:
+    from .entities import Mention
 
 BUSY_TIMEOUT_MS = 10_000
 migrations = Migrations("spacewatch")
@@ -109,6 +112,36 @@ def _m0001(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX article_sources_article ON article_sources(article_id);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
+        """
+    )
+
+
+@migrations(name="0002_entities_mentions")
+def _m0002(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE entities (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            wikidata_id TEXT,
+            origin TEXT NOT NULL,
+            first_seen_at TEXT
+        );
+        CREATE INDEX entities_kind ON entities(kind);
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            entity_id TEXT NOT NULL REFERENCES entities(id),
+            surface TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            sentence TEXT,
+            role TEXT
+        );
+        CREATE INDEX mentions_article ON mentions(article_id);
+        CREATE INDEX mentions_entity ON mentions(entity_id, article_id);
+        CREATE INDEX articles_nlp ON articles(nlp_version);
         """
     )
 
@@ -332,3 +365,73 @@ class Store:
             row = conn.execute("SELECT id FROM articles WHERE content_hash = ? LIMIT 1",
                                (art.content_hash,)).fetchone()
         return int(row[0]) if row else None
+
+    # -- NLP stage -------------------------------------------------------------------------
+
+    def articles_needing_nlp(self, version: str, max_attempts: int,
+                             limit: int | None = None) -> list[dict[str, Any]]:
+        """Articles never processed, or processed by another NLP version (oldest first);
+        those that failed ``max_attempts`` times are left for a person to look at."""
+        sql = ("SELECT id, title, text, language FROM articles "
+               "WHERE (nlp_version IS NULL OR nlp_version != ?) AND nlp_attempts < ? "
+               "AND (page_status IS NULL OR page_status != 'pending') ORDER BY id")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self.rows(sql, [version, max_attempts])
+
+    def save_mentions(self, results: Sequence[tuple[int, list[Mention]]], version: str,
+                      now: str, after: Any = None) -> None:
+        """Replace the mentions of each article and stamp its NLP version, in one transaction.
+
+        ``after(conn)`` runs inside the same transaction (the matching stage writes there), so
+        an article never has half its mentions or matches.
+        """
+        with self.transaction() as conn:
+            for article_id, mentions in results:
+                conn.execute("DELETE FROM mentions WHERE article_id = ?", (article_id,))
+                for m in mentions:
+                    conn.execute(
+                        "INSERT INTO entities (id, name, kind, wikidata_id, origin, "
+                        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                        "name = CASE WHEN entities.origin = 'gazetteer' THEN excluded.name "
+                        "ELSE entities.name END, "
+                        "kind = CASE WHEN excluded.kind = 'OFFICIAL' OR "
+                        "entities.origin = 'gazetteer' THEN excluded.kind ELSE entities.kind END, "
+                        "wikidata_id = excluded.wikidata_id",
+                        (m.entity_id, m.name, m.kind, m.wikidata, m.origin, now))
+                    conn.execute(
+                        'INSERT INTO mentions (article_id, entity_id, surface, start, "end", '
+                        "sentence, role) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (article_id, m.entity_id, m.surface, m.start, m.end, m.sentence, m.role))
+                conn.execute("UPDATE articles SET nlp_version = ?, nlp_at = ?, nlp_error = NULL "
+                             "WHERE id = ?", (version, now, article_id))
+            if after is not None:
+                after(conn)
+
+    def reset_nlp(self) -> None:
+        """Mark every article stale for the NLP stage (``reprocess --all``)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE articles SET nlp_version = NULL, nlp_attempts = 0")
+
+    def record_nlp_failure(self, article_id: int, error: str) -> None:
+        """Count a failed NLP attempt on one article; it is retried on the next pass."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE articles SET nlp_attempts = nlp_attempts + 1, nlp_error = ? "
+                         "WHERE id = ?", (error[:500], article_id))
+
+    def top_entities(self, kind: str | None = None, since: str | None = None,
+                     limit: int = 30) -> list[dict[str, Any]]:
+        """Entities by number of mentions (and of articles), optionally filtered."""
+        where, params = [], []
+        if kind:
+            where.append("e.kind = ?")
+            params.append(kind)
+        if since:
+            where.append("a.published_at >= ?")
+            params.append(since)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self.rows(
+            "SELECT e.id, e.name, e.kind, e.origin, count(*) AS mentions, "
+            "count(DISTINCT m.article_id) AS articles FROM mentions m "
+            "JOIN entities e ON e.id = m.entity_id JOIN articles a ON a.id = m.article_id "
+            f"{clause} GROUP BY e.id ORDER BY mentions DESC, e.name LIMIT {int(limit)}", params)
