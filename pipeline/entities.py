@@ -120,8 +120,12 @@ class Analyzer:
         self.version = (f"{meta.get('lang', 'xx')}_{meta.get('name', model)}-"
                         f"{meta.get('version', '?')}+gaz-{self.gazetteer.version}"
                         f"+titles-{self.titles.version}+code-{CODE_VERSION}")
-        self._surnames = {e.surname: e.id for e in self.gazetteer.entries.values()
-                          if e.surname}
+        owners: dict[str, list[str]] = {}
+        for e in self.gazetteer.entries.values():
+            if e.surname:
+                owners.setdefault(e.surname, []).append(e.id)
+        # Surnames shared by two gazetteer people (Williams) resolve only via a full name.
+        self._surnames = {name: ids[0] for name, ids in owners.items() if len(ids) == 1}
 
     def analyze(self, texts: Iterable[str]) -> Iterator[list[Mention]]:
         """Mentions for each text, in order. Texts longer than ``max_chars`` are cut."""
@@ -169,8 +173,15 @@ class Analyzer:
         for m in mentions:
             first_seen.setdefault(m.entity_id, m.start)
         for token in doc:
-            if token.i in covered or token.text not in surnames or not token.is_title:
+            if token.i in covered or not token.is_title:
                 continue
+            if token.text not in surnames:
+                entry_id = self._surnames.get(token.text)
+                if entry_id is None or not self._has_context(doc[token.i: token.i + 1],
+                                                             entry_id, surname=True):
+                    continue
+                entry = gaz.entries[entry_id]
+                surnames[token.text] = (entry.id, entry.name, entry.kind)
             eid, name, kind = surnames[token.text]
             in_gazetteer = eid in gaz.entries
             if in_gazetteer or first_seen.get(eid, len(doc.text)) < token.idx:
@@ -200,14 +211,14 @@ class Analyzer:
                 used.update(range(span.start, span.end))
         return result
 
-    def _has_context(self, span: Span, entry_id: str) -> bool:
+    def _has_context(self, span: Span, entry_id: str, surname: bool = False) -> bool:
         """A weak alias needs a context word near it (same sentence, within a few tokens).
 
         A capitalized common word opening a sentence ("Progress on the talks…") is not
         enough on context alone.
         """
         words = self.gazetteer.entries[entry_id].context
-        if not words or (span.start == span.sent.start and len(span) == 1
+        if not words or (not surname and span.start == span.sent.start and len(span) == 1
                          and span.text.istitle()):
             return False
         sent = span.sent
@@ -241,7 +252,7 @@ class Analyzer:
             # A gazetteer person's surname with no full name in the article: linked only
             # with that person's context words nearby ("Duffy scored twice" is not NASA's).
             entry = gaz.entries[self._surnames[text]]
-            if not self._has_context(span, entry.id):
+            if not self._has_context(span, entry.id, surname=True):
                 return None
             surnames[text] = (entry.id, entry.name, entry.kind)
             return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
