@@ -26,7 +26,7 @@ from .ingest import FeedReport, PassReport, run_pass
 from .store import Store
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Context:
@@ -287,10 +287,16 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     """
     import json
 
-    from .stages import analysis_text, get_analyzer, score_text
+    from .stages import analysis_text, build_matcher, get_analyzer, score_text
 
     settings = ctx.settings()
     analyzer = get_analyzer(settings)
+    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    if ctx.db_path.exists():  # weigh seeds against the stored corpus, but write nothing
+        with ctx.store() as store:
+            matcher = build_matcher(store, config, record=False)
+    else:
+        matcher = build_matcher(None, config)
     if jsonl is None:
         records = [(1, {"id": None, "text": sys.stdin.read()}, None)]
     else:
@@ -311,7 +317,7 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
             "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
                           "surface": m.surface, "start": m.start, "end": m.end,
                           "role": m.role} for m in mentions],
-            "matches": score_text(settings, text, mentions),
+            "matches": score_text(matcher, text, mentions),
         }
         click.echo(json.dumps(result, ensure_ascii=False))
     if bad:
@@ -410,3 +416,181 @@ def _check_date(value: str) -> None:
         date.fromisoformat(value)
     except ValueError:
         raise SpaceWatchError(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+# -- matching and the event log ------------------------------------------------------------
+
+
+def _pipeline_config(ctx: Context) -> Config:
+    """The configuration, or defaults (no feeds) when there is no feeds.yaml."""
+    if ctx.config_path.exists():
+        return ctx.config
+    return Config(feeds=(), settings=Settings())
+
+
+@cli.command()
+@pass_ctx
+def seeds(ctx: Context) -> None:
+    """List the seed stories in seeds/ with their top entities, terms and phrases."""
+    from .stages import build_matcher, seeds_folder
+
+    config = _pipeline_config(ctx)
+    store = ctx.store() if ctx.db_path.exists() else None
+    try:
+        matcher = build_matcher(store, config, record=store is not None)
+    finally:
+        if store is not None:
+            store.close()
+    if not matcher.profiles:
+        out.print(f"no seeds in {seeds_folder(config)} (add a .md or .txt file per story)")
+        return
+    for profile in matcher.profiles:
+        summary = profile.summary()
+        out.print(f"[bold]{profile.seed_id}[/]: {profile.title}")
+        out.print("  entities: " + ", ".join(f"{e['name']} ({e['kind']}, {e['weight']})"
+                                             for e in summary["entities"]))
+        out.print("  terms:    " + ", ".join(t["term"] for t in summary["terms"]))
+        out.print("  phrases:  " + ", ".join(summary["phrases"]))
+
+
+@cli.command()
+@pass_ctx
+def rematch(ctx: Context) -> None:
+    """Score stored articles against the current seeds (after adding or editing a seed).
+
+    Uses the stored entity mentions, so only matching runs; events are updated in place,
+    never duplicated.
+    """
+    from .stages import build_matcher, run_matching
+
+    config = _pipeline_config(ctx)
+    with ctx.store() as store:
+        matcher = build_matcher(store, config)
+        todo = len(store.articles_needing_match(matcher.version))
+        with feed_progress(todo, "matching") as progress:
+            stats = run_matching(store, matcher, progress=progress)
+        events = store.scalar("SELECT count(*) FROM matches")
+    out.print(f"{stats['rescored']} articles scored against {len(matcher.profiles)} seeds; "
+              f"{events} match events in the log")
+
+
+@cli.command()
+@click.argument("sql")
+@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="A named parameter for :NAME in the SQL (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@pass_ctx
+def query(ctx: Context, sql: str, params: tuple[tuple[str, str], ...], fmt: str) -> None:
+    """Run a read-only SQL query against the database.
+
+    The database is opened read-only: a query that tries to write, ATTACH or change a
+    PRAGMA is refused with a message and a non-zero exit. Tables: feeds, fetches, articles,
+    entities, mentions, seeds, matches; view: event_log; full text: articles_fts.
+    """
+    import csv
+    import json
+
+    from .query import run_query
+
+    columns, rows = run_query(ctx.db_path, sql, dict(params))
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows],
+                              ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(show_lines=False)
+        for col in columns:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+        err.print(f"{len(rows)} rows")
+
+
+@cli.command()
+@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
+@pass_ctx
+def serve(ctx: Context, port: int) -> None:
+    """Browse the database in Datasette (read-only), with the README's example queries.
+
+    Needs the optional extra: pip install 'spacewatch[serve]'.
+    """
+    import importlib.util
+    import json
+    import tempfile
+
+    from .query import EXAMPLES, connect_readonly
+
+    if importlib.util.find_spec("datasette") is None:
+        raise SpaceWatchError("Datasette is not installed: pip install 'spacewatch[serve]' "
+                              "(or pip install datasette)")
+    connect_readonly(ctx.db_path).close()
+    name = ctx.db_path.stem
+    metadata = {"title": "SpaceWatch event log", "databases": {name: {"queries": {
+        ex.name: {"title": ex.title, "sql": ex.sql} for ex in EXAMPLES}}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(metadata, fh)
+    import subprocess
+
+    out.print(f"Datasette on http://127.0.0.1:{port}/{name} (Ctrl-C to stop)")
+    cmd = [sys.executable, "-m", "datasette", "serve", str(ctx.db_path), "--host", "127.0.0.1",
+           "--port", str(port), "--metadata", fh.name, "--setting", "sql_time_limit_ms",
+           "5000"]
+    try:
+        subprocess.run(cmd, check=False)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+
+
+@cli.command()
+@click.argument("article_id", type=int)
+@click.option("--seed", "seed_id", metavar="ID", help="Only this seed.")
+@pass_ctx
+def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
+    """Show why an article matched (or did not match) a seed: the score's breakdown."""
+    import json
+
+    from .stages import analysis_text, build_matcher
+
+    config = _pipeline_config(ctx)
+    with ctx.store() as store:
+        rows = store.articles_by_id([article_id])
+        if not rows:
+            raise SpaceWatchError(f"no article with id {article_id}")
+        matcher = build_matcher(store, config, record=False)
+        mentions = store.mentions_for([article_id])[article_id]
+        store_matches = [dict(r, explanation=json.loads(r["explanation"])) for r in store.rows(
+            "SELECT seed_id, score, explanation FROM matches WHERE article_id = ?",
+            [article_id])]
+    row = rows[0]
+    results = matcher.results(analysis_text(row["title"], row["text"]), mentions)
+    stored = {r["seed_id"]: (r["score"], r["explanation"]) for r in store_matches}
+    # An event in the log is shown as it was recorded; other seeds are scored now.
+    results = [(sid, *stored[sid]) if sid in stored else (sid, value, ex)
+               for sid, value, ex in results]
+    if seed_id:
+        results = [r for r in results if r[0] == seed_id]
+        if not results:
+            raise SpaceWatchError(f"no seed with id {seed_id!r}")
+    out.print(f"[bold]article {article_id}[/]: {row['title']}")
+    for sid, value, ex in sorted(results, key=lambda r: -r[1]):
+        verdict = "MATCH" if value >= matcher.threshold else "no match"
+        c = ex["components"]
+        out.print(f"\nseed [bold]{sid}[/]: score {value:.3f} ({verdict}; threshold "
+                  f"{matcher.threshold})")
+        out.print(f"  = {ex['weights']['entities']} × entities {c['entities']:.3f}"
+                  f" + {ex['weights']['lexical']} × lexical {c['lexical']:.3f}"
+                  f" (cosine {c['cosine']:.3f}) + {ex['weights']['phrases']} × phrases "
+                  f"{c['phrases']:.3f}")
+        out.print("  entities: " + (", ".join(f"{e['name']} ({e['kind']}, weight "
+                                              f"{e['weight']}, ×{e['mentions']})"
+                                              for e in ex["entities"]) or "none shared"))
+        out.print("  terms:    " + (", ".join(t["term"] for t in ex["terms"]) or "none"))
+        out.print("  phrases:  " + (", ".join(f"{p['phrase']} ×{p['count']}"
+                                              for p in ex["phrases"]) or "none"))
+        for sentence in ex["evidence"]:
+            out.print(f"  evidence: “{sentence}”")

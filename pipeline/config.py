@@ -97,7 +97,7 @@ class Settings:
     nlp_processes: int = 1
     nlp_max_chars: int = 100_000
     seeds_dir: str = "seeds"
-    match_threshold: float = 0.25
+    match_threshold: float = 0.4
     digest_time: str = "07:00"
     digest_timezone: str = "UTC"
     digest_dir: str = "digests"

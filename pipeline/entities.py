@@ -74,6 +74,17 @@ def load_titles(path: Path | None = None) -> Titles:
                   version=hashlib.sha256(raw).hexdigest()[:8])
 
 
+@Language.component("paragraph_breaks")
+def paragraph_breaks(doc: Doc) -> Doc:
+    """A line break always ends a sentence (titles and paragraphs are not run together)."""
+    for token in doc[1:]:
+        prev = doc[token.i - 1]
+        if ("\n" in prev.whitespace_ or (prev.is_space and "\n" in prev.text)) \
+                and not token.is_space:
+            token.is_sent_start = True
+    return doc
+
+
 def load_nlp(model: str, *, full: bool = False) -> Language:
     """Load a spaCy pipeline with only what NER needs (or the ``full`` default pipeline)."""
     try:
@@ -98,6 +109,7 @@ def load_nlp(model: str, *, full: bool = False) -> Language:
             nlp.remove_pipe(name)
     for name in nlp.disabled:
         nlp.enable_pipe(name)
+    nlp.add_pipe("paragraph_breaks", after="senter" if "senter" in nlp.pipe_names else "parser")
     return nlp
 
 

@@ -110,3 +110,69 @@ def precision_recall(scores: Sequence[float], relevant: Sequence[bool],
     precision = tp / len(chosen) if chosen else 1.0
     recall = tp / sum(relevant) if any(relevant) else 1.0
     return precision, recall
+
+
+@dataclass
+class RankedItem:
+    """One dev-set article with its label, SpaceWatch's score and the baseline's."""
+
+    id: str
+    label: str
+    score: float
+    baseline: float
+
+
+def match_dev(records: Sequence[dict[str, Any]], seed: Any, analyzer: Any) -> list[RankedItem]:
+    """Score the matching dev set against ``seed`` with the matcher and the TF-IDF baseline.
+
+    The background corpus is the dev set itself plus the seed, as a store would hold them.
+    """
+    from .match import Background, build_profile, score, tfidf_cosine
+    from .stages import analysis_text
+
+    texts = [analysis_text(r.get("title", ""), r["text"]) for r in records]
+    seed_text = analysis_text(seed.title, seed.text)
+    mentions = list(analyzer.analyze([seed_text, *texts]))
+    background = Background.from_texts([seed_text, *texts],
+                                       ([m.entity_id for m in ms] for ms in mentions))
+    profile = build_profile(seed, mentions[0], background)
+    items = []
+    for record, text, ms in zip(records, texts, mentions[1:], strict=True):
+        result = score(profile, text, ms, background)
+        items.append(RankedItem(record["id"], record["label"], result.score,
+                                tfidf_cosine(seed_text, text, background)))
+    return items
+
+
+def ranking_report(items: Sequence[RankedItem], threshold: float) -> dict[str, float]:
+    """AP (same_story relevant), P/R at the threshold, and label-order accuracy, for both
+    the matcher and the baseline (the baseline's threshold is chosen for its best F1)."""
+    relevant = [i.label == "same_story" for i in items]
+    out: dict[str, float] = {}
+    for name, key in (("matcher", "score"), ("baseline", "baseline")):
+        values = [getattr(i, key) for i in items]
+        order = sorted(range(len(items)), key=lambda k: -values[k])
+        out[f"{name}_ap"] = average_precision([relevant[k] for k in order])
+        rank = {"same_story": 2, "neighbour": 1, "off_topic": 0}
+        pairs = correct = 0
+        for a in range(len(items)):
+            for b in range(len(items)):
+                if rank[items[a].label] > rank[items[b].label]:
+                    pairs += 1
+                    correct += values[a] > values[b]
+        out[f"{name}_order"] = correct / pairs if pairs else 1.0
+        for label in ("same_story", "neighbour", "off_topic"):
+            scores = [v for v, i in zip(values, items, strict=True) if i.label == label]
+            out[f"{name}_mean_{label}"] = sum(scores) / len(scores) if scores else 0.0
+    p, r = precision_recall([i.score for i in items], relevant, threshold)
+    out["matcher_precision"], out["matcher_recall"] = p, r
+    best = max(((precision_recall([i.baseline for i in items], relevant, t), t)
+                for t in sorted({i.baseline for i in items})),
+               key=lambda x: (_f1(*x[0]), -x[1]))
+    (bp, br), bt = best
+    out["baseline_precision"], out["baseline_recall"], out["baseline_threshold"] = bp, br, bt
+    return out
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0

@@ -9,19 +9,27 @@ on it and retried on the next pass; it never loses the article or stops the batc
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import Config, Settings
 from .entities import Analyzer, Mention
 from .fetch import now_utc
+from .match import SCORER_VERSION, Background, Profile, build_profile, score, tokens
 from .normalize import iso
+from .seeds import load_seeds
 from .store import Store
 
 log = logging.getLogger(__name__)
 NLP_MAX_ATTEMPTS = 3
 BATCH = 64
+BACKGROUND_SAMPLE = 5000
 
 ProgressFn = Callable[[str, Any], None]
 
@@ -42,9 +50,10 @@ def analysis_text(title: str, text: str) -> str:
     return f"{title}\n\n{text}" if title else text
 
 
-def run_entities(store: Store, settings: Settings, *,
+def run_entities(store: Store, settings: Settings, *, matcher: Matcher | None = None,
                  progress: ProgressFn | None = None) -> dict[str, int]:
-    """NER on every article whose NLP version is missing or stale."""
+    """NER (then matching, in the same transaction) on every article whose NLP version is
+    missing or stale."""
     analyzer = get_analyzer(settings)
     todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
     if progress:
@@ -53,7 +62,16 @@ def run_entities(store: Store, settings: Settings, *,
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         results, failures = _analyze_batch(analyzer, batch)
-        store.save_mentions(results, analyzer.version, iso(now_utc()))
+        texts = {r["id"]: analysis_text(r["title"], r["text"]) for r in batch}
+        now = iso(now_utc())
+        after = None
+        if matcher is not None:
+            def after(conn: Any, results: list = results, texts: dict = texts,
+                      now: str = now) -> None:
+                for article_id, ms in results:
+                    matcher.write(conn, article_id, texts[article_id], ms, analyzer.version,
+                                  now)
+        store.save_mentions(results, analyzer.version, now, after=after)
         for article_id, error in failures:
             store.record_nlp_failure(article_id, error)
         done += len(results)
@@ -81,16 +99,112 @@ def _analyze_batch(analyzer: Analyzer, batch: list[dict[str, Any]]) -> tuple[
     return results, failures
 
 
+def seeds_folder(config: Config) -> Path:
+    """``settings.seeds_dir``, relative to the folder of feeds.yaml when that is known."""
+    folder = Path(config.settings.seeds_dir)
+    if not folder.is_absolute() and config.path is not None:
+        folder = config.path.parent / folder
+    return folder
+
+
+@dataclass
+class Matcher:
+    """Seed profiles plus the background they were weighted on; writes match events."""
+
+    profiles: list[Profile]
+    background: Background
+    threshold: float
+    version: str
+
+    def results(self, text: str, mentions: Sequence[Mention]) -> list[tuple[str, float,
+                                                                             dict[str, Any]]]:
+        terms = Counter(tokens(text))
+        out = []
+        for profile in self.profiles:
+            result = score(profile, text, mentions, self.background, terms)
+            out.append((profile.seed_id, result.score, result.explanation))
+        return out
+
+    def write(self, conn: Any, article_id: int, text: str, mentions: Sequence[Mention],
+              nlp_version: str, now: str) -> int:
+        """Score one article and replace its events (inside the caller's transaction)."""
+        kept = [(seed_id, value, json.dumps(explanation, ensure_ascii=False, sort_keys=True))
+                for seed_id, value, explanation in self.results(text, mentions)
+                if value >= self.threshold]
+        Store.write_matches(conn, article_id, kept, f"{nlp_version}|{self.version}", now,
+                            [p.seed_id for p in self.profiles])
+        return len(kept)
+
+
+def build_matcher(store: Store | None, config: Config, *, record: bool = True) -> Matcher:
+    """Load the seeds, weigh them against the stored corpus (or, without a store, against
+    the seeds alone) and, with ``record``, write them to the ``seeds`` table."""
+    settings = config.settings
+    analyzer = get_analyzer(settings)
+    seeds = load_seeds(seeds_folder(config))
+    seed_texts = [analysis_text(seed.title, seed.text) for seed in seeds]
+    if store is not None:
+        n, texts, entity_df = store.background_sample(BACKGROUND_SAMPLE)
+        background = Background.from_texts(texts)
+        background.n_docs, background.term_docs, background.entity_df = (n, len(texts),
+                                                                         entity_df)
+    else:
+        background = Background.from_texts(seed_texts)
+    profiles = [build_profile(seed, mentions, background)
+                for seed, mentions in zip(seeds, analyzer.analyze(seed_texts), strict=True)]
+    key = "|".join(sorted(p.version for p in profiles)) + f"|t{settings.match_threshold}"
+    version = f"m{SCORER_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    now = iso(now_utc())
+    if store is not None and record:
+        store.upsert_seeds([{"id": seed.id, "title": seed.title, "path": seed.path,
+                             "date": seed.date, "url": seed.url,
+                             "profile_version": profile.version,
+                             "profile": json.dumps(profile.summary(), ensure_ascii=False),
+                             "updated_at": now}
+                            for seed, profile in zip(seeds, profiles, strict=True)])
+    return Matcher(profiles=profiles, background=background,
+                   threshold=settings.match_threshold, version=version)
+
+
+def run_matching(store: Store, matcher: Matcher, *,
+                 progress: ProgressFn | None = None) -> dict[str, int]:
+    """Re-score processed articles whose matches came from other seeds or another scorer,
+    from their stored mentions (no NER)."""
+    todo = store.articles_needing_match(matcher.version)
+    if progress:
+        progress("stage:matching", len(todo))
+    events = 0
+    for start in range(0, len(todo), BATCH):
+        ids = todo[start:start + BATCH]
+        rows = store.articles_by_id(ids)
+        mentions = store.mentions_for(ids)
+        now = iso(now_utc())
+        with store.transaction() as conn:
+            for row in rows:
+                events += matcher.write(conn, row["id"], analysis_text(row["title"], row["text"]),
+                                        mentions[row["id"]], row["nlp_version"], now)
+        if progress:
+            progress("nlp", len(ids))
+    return {"rescored": len(todo), "events": events}
+
+
 def process_pending(store: Store, config: Config, *, fetcher: Any = None,
                     progress: ProgressFn | None = None) -> dict[str, object]:
     """Bring every stored article's derived data up to date; returns counts per stage."""
     stats: dict[str, object] = {}
-    ner = run_entities(store, config.settings, progress=progress)
+    matcher = build_matcher(store, config)
+    ner = run_entities(store, config.settings, matcher=matcher, progress=progress)
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (
         f", {ner['failed']} failed" if ner["failed"] else "")
+    rematch = run_matching(store, matcher, progress=progress)
+    events = store.scalar("SELECT count(*) FROM matches") or 0
+    stats["matches"] = f"{events} events from {len(matcher.profiles)} seeds" + (
+        f" ({rematch['rescored']} articles re-scored)" if rematch["rescored"] else "")
     return stats
 
 
-def score_text(settings: Settings, text: str, mentions: list[Mention]) -> list[dict[str, Any]]:
-    """Seed scores for an unstored text (``spacewatch analyze``)."""
-    return []
+def score_text(matcher: Matcher, text: str, mentions: list[Mention]) -> list[dict[str, Any]]:
+    """Seed scores for an unstored text (``spacewatch analyze``), best first."""
+    results = matcher.results(text, mentions)
+    return [{"seed": seed_id, "score": value, "match": value >= matcher.threshold}
+            for seed_id, value, _e in sorted(results, key=lambda r: (-r[1], r[0]))]

@@ -146,6 +146,63 @@ def _m0002(db: sqlite_utils.Database) -> None:
     )
 
 
+EVENT_LOG_VIEW = """
+CREATE VIEW event_log AS
+SELECT
+    m.id AS event_id,
+    m.matched_at,
+    a.published_at,
+    m.seed_id AS seed,
+    round(m.score, 3) AS score,
+    a.title,
+    a.url,
+    coalesce(f.name, a.source) AS feed,
+    (SELECT group_concat(name, ', ') FROM (
+        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id AND e.kind NOT IN ('PLACE', 'COUNTRY')
+        GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
+    json_extract(m.explanation, '$.evidence[0]') AS evidence,
+    m.article_id
+FROM matches m
+JOIN articles a ON a.id = m.article_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+"""
+
+
+@migrations(name="0003_seeds_matches_fts")
+def _m0003(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE seeds (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            path TEXT,
+            date TEXT,
+            url TEXT,
+            profile_version TEXT,
+            profile TEXT,
+            updated_at TEXT
+        );
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            seed_id TEXT NOT NULL REFERENCES seeds(id),
+            score REAL NOT NULL,
+            explanation TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            pipeline_version TEXT NOT NULL,
+            UNIQUE (article_id, seed_id)
+        );
+        CREATE INDEX matches_seed_score ON matches(seed_id, score);
+        CREATE INDEX matches_matched_at ON matches(matched_at);
+        CREATE INDEX articles_match_version ON articles(match_version);
+        """
+    )
+    db.executescript(EVENT_LOG_VIEW)
+    db["articles"].enable_fts(["title", "summary", "text"], tokenize="porter",
+                              create_triggers=True)
+
+
 @dataclass
 class FeedRow:
     """A feed's stored state, as the fetch stage needs it."""
@@ -435,3 +492,80 @@ class Store:
             "count(DISTINCT m.article_id) AS articles FROM mentions m "
             "JOIN entities e ON e.id = m.entity_id JOIN articles a ON a.id = m.article_id "
             f"{clause} GROUP BY e.id ORDER BY mentions DESC, e.name LIMIT {int(limit)}", params)
+
+    # -- seeds and matches -----------------------------------------------------------------
+
+    def upsert_seeds(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record the seeds and their profiles; seeds no longer in ``seeds/`` stay, with
+        their events, so the log keeps its history."""
+        with self.transaction() as conn:
+            for row in rows:
+                conn.execute(
+                    "INSERT INTO seeds (id, title, path, date, url, profile_version, profile, "
+                    "updated_at) VALUES (:id, :title, :path, :date, :url, :profile_version, "
+                    ":profile, :updated_at) ON CONFLICT(id) DO UPDATE SET title = :title, "
+                    "path = :path, date = :date, url = :url, "
+                    "profile_version = :profile_version, profile = :profile, "
+                    "updated_at = :updated_at", row)
+
+    @staticmethod
+    def write_matches(conn: sqlite3.Connection, article_id: int,
+                      matches: Sequence[tuple[str, float, str]], version: str, now: str,
+                      seed_ids: Sequence[str]) -> None:
+        """Replace one article's events for ``seed_ids`` (inside the caller's transaction):
+        pairs above the threshold are upserted, the others removed — never duplicated."""
+        keep = {seed_id for seed_id, _s, _e in matches}
+        for seed_id in seed_ids:
+            if seed_id not in keep:
+                conn.execute("DELETE FROM matches WHERE article_id = ? AND seed_id = ?",
+                             (article_id, seed_id))
+        for seed_id, value, explanation in matches:
+            conn.execute(
+                "INSERT INTO matches (article_id, seed_id, score, explanation, matched_at, "
+                "pipeline_version) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(article_id, seed_id) DO UPDATE SET score = excluded.score, "
+                "explanation = excluded.explanation, pipeline_version = "
+                "excluded.pipeline_version, matched_at = CASE WHEN matches.score = "
+                "excluded.score THEN matches.matched_at ELSE excluded.matched_at END",
+                (article_id, seed_id, value, explanation, now, version))
+        conn.execute("UPDATE articles SET match_version = ? WHERE id = ?",
+                     (version.split("|")[-1], article_id))
+
+    def articles_needing_match(self, version: str, limit: int | None = None) -> list[int]:
+        """Processed articles whose matches were computed with other seeds or scorer."""
+        sql = ("SELECT id FROM articles WHERE nlp_version IS NOT NULL AND "
+               "(match_version IS NULL OR match_version != ?) ORDER BY id")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in self.conn.execute(sql, (version,))]
+
+    def articles_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(ids))
+        return self.rows(f"SELECT id, title, text, nlp_version FROM articles "
+                         f"WHERE id IN ({marks}) ORDER BY id", list(ids))
+
+    def mentions_for(self, ids: Sequence[int]) -> dict[int, list[Mention]]:
+        """Stored mentions of these articles, as :class:`Mention` records."""
+        from .entities import Mention
+
+        out: dict[int, list[Mention]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        for r in self.rows(
+                'SELECT m.article_id, m.entity_id, e.name, e.kind, e.origin, m.surface, '
+                'm.start, m."end", m.sentence, m.role, e.wikidata_id FROM mentions m '
+                f"JOIN entities e ON e.id = m.entity_id WHERE m.article_id IN ({marks}) "
+                "ORDER BY m.article_id, m.start", list(ids)):
+            out[r["article_id"]].append(Mention(
+                entity_id=r["entity_id"], name=r["name"], kind=r["kind"], origin=r["origin"],
+                surface=r["surface"], start=r["start"], end=r["end"], sentence=r["sentence"],
+                role=r["role"], wikidata=r["wikidata_id"]))
+        return out
+
+    def background_sample(self, limit: int) -> tuple[int, list[str], dict[str, int]]:
+        """(article count, texts of the latest ``limit`` articles, entity document counts)."""
+        n = self.scalar("SELECT count(*) FROM articles") or 0
+        texts = [r[0] + "\n" + r[1] for r in self.conn.execute(
+            "SELECT title, text FROM articles ORDER BY id DESC LIMIT ?", (limit,))]
+        df = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT entity_id, count(DISTINCT article_id) FROM mentions GROUP BY entity_id")}
+        return n, texts, df

