@@ -232,15 +232,26 @@ def demo(ctx: Context, out_dir: str) -> None:
             out.print(f"second pass: {again.new} new, {again.updated} updated, "
                       f"{sum(1 for f in again.feeds if f.outcome == 'not_modified')} "
                       "feeds answered 304 Not Modified")
-            rows = store.rows("SELECT a.published_at, f.name AS feed, a.title FROM articles a "
-                              "LEFT JOIN feeds f ON f.id = a.feed_id "
-                              "ORDER BY a.published_at DESC LIMIT 12")
-    table = Table(title="latest stored articles", title_justify="left")
-    for col in ("published", "feed", "title"):
+            top = store.top_entities(limit=12)
+            events = store.rows("SELECT e.score, e.title, e.feed, m.explanation FROM event_log e "
+                                "JOIN matches m ON m.id = e.event_id "
+                                "ORDER BY e.score DESC LIMIT 5")
+    table = Table(title="entities found in the sample feeds", title_justify="left")
+    for col in ("entity", "kind", "mentions", "articles"):
         table.add_column(col)
-    for row in rows:
-        table.add_row(row["published_at"], row["feed"] or "", row["title"][:90])
+    for row in top:
+        table.add_row(row["name"], row["kind"], str(row["mentions"]), str(row["articles"]))
     out.print(table)
+    out.print("[bold]top matches for the seed stories[/]")
+    for row in events:
+        import json
+
+        ex = json.loads(row["explanation"])
+        out.print(f"  {row['score']:.2f}  {row['title']}  [dim]({row['feed']})[/]")
+        out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
+                  + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
+        if ex["evidence"]:
+            out.print(f"        evidence: “{ex['evidence'][0][:160]}”")
     out.print(f"demo database: {db_path}")
 
 

@@ -17,11 +17,14 @@ from typing import Any
 
 from .errors import QueryError
 
-READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info",
-                          "index_xinfo", "foreign_key_list", "database_list", "compile_options",
-                          "collation_list", "function_list", "pragma_list", "table_list",
-                          "user_version", "schema_version", "page_count", "page_size",
-                          "freelist_count", "journal_mode", "encoding", "data_version"})
+#: PRAGMAs that only read, whatever their argument (a table or index name).
+INSPECT_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info",
+                             "index_xinfo", "foreign_key_list", "table_list"})
+#: PRAGMAs that read without an argument but would write with one (user_version = 7).
+READ_PRAGMAS = frozenset({"database_list", "compile_options", "collation_list",
+                          "function_list", "pragma_list", "table_list", "user_version",
+                          "schema_version", "page_count", "page_size", "freelist_count",
+                          "journal_mode", "encoding", "data_version"})
 _ALLOWED_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(select|with|values|explain|"
                             r"pragma)\b", re.I | re.S)
 _DENIED = {
@@ -92,10 +95,15 @@ LIMIT 20
 
 def _authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None,
                 trigger: str | None) -> int:
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+        # FTS5's constructor declares its table this way when a query opens it; real writes
+        # are still impossible (mode=ro, query_only).
+        return sqlite3.SQLITE_OK
     if action in _DENIED:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_PRAGMA:
-        if (arg1 or "").lower() in READ_PRAGMAS and arg2 is None:
+        name = (arg1 or "").lower()
+        if name in INSPECT_PRAGMAS or (name in READ_PRAGMAS and arg2 is None):
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
