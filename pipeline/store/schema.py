@@ -1,0 +1,186 @@
+"""The schema: named migrations (sqlite-utils ``Migrations``), applied in order at start-up.
+
+Each migration runs in a transaction with the record of it having been applied; the number
+applied is the schema version. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("spacewatch")
+
+
+@migrations(name="0001_feeds_fetches_articles")
+def _m0001(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            interval_s REAL,
+            tags TEXT,
+            language TEXT,
+            full_text INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT,
+            last_status INTEGER,
+            last_outcome TEXT,
+            last_error TEXT,
+            last_fetch_at TEXT,
+            last_success_at TEXT,
+            last_new_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_fetch_at TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER,
+            http_status INTEGER,
+            bytes INTEGER,
+            entries INTEGER,
+            new_articles INTEGER NOT NULL DEFAULT 0,
+            updated_articles INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            detail TEXT
+        );
+        CREATE INDEX fetches_feed_started ON fetches(feed_id, started_at);
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id),
+            url TEXT UNIQUE,
+            guid TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            text_source TEXT NOT NULL DEFAULT 'feed',
+            text_at TEXT,
+            author TEXT,
+            language TEXT,
+            published_at TEXT NOT NULL,
+            published_estimated INTEGER NOT NULL DEFAULT 0,
+            fetched_at TEXT NOT NULL,
+            updated_at TEXT,
+            content_hash TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'feed',
+            page_status TEXT,
+            page_error TEXT,
+            page_attempts INTEGER NOT NULL DEFAULT 0,
+            nlp_version TEXT,
+            nlp_at TEXT,
+            nlp_error TEXT,
+            nlp_attempts INTEGER NOT NULL DEFAULT 0,
+            match_version TEXT
+        );
+        CREATE INDEX articles_published ON articles(published_at);
+        CREATE INDEX articles_hash ON articles(content_hash);
+        CREATE INDEX articles_feed ON articles(feed_id, published_at);
+        CREATE TABLE article_sources (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            feed_id INTEGER REFERENCES feeds(id),
+            guid TEXT NOT NULL,
+            url TEXT,
+            first_seen_at TEXT NOT NULL,
+            UNIQUE (feed_id, guid)
+        );
+        CREATE INDEX article_sources_article ON article_sources(article_id);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
+        """
+    )
+
+
+@migrations(name="0002_entities_mentions")
+def _m0002(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE entities (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            wikidata_id TEXT,
+            origin TEXT NOT NULL,
+            first_seen_at TEXT
+        );
+        CREATE INDEX entities_kind ON entities(kind);
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            entity_id TEXT NOT NULL REFERENCES entities(id),
+            surface TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            sentence TEXT,
+            role TEXT
+        );
+        CREATE INDEX mentions_article ON mentions(article_id);
+        CREATE INDEX mentions_entity ON mentions(entity_id, article_id);
+        CREATE INDEX articles_nlp ON articles(nlp_version);
+        """
+    )
+
+
+EVENT_LOG_VIEW = """
+CREATE VIEW event_log AS
+SELECT
+    m.id AS event_id,
+    m.matched_at,
+    a.published_at,
+    m.seed_id AS seed,
+    round(m.score, 3) AS score,
+    a.title,
+    a.url,
+    coalesce(f.name, a.source) AS feed,
+    (SELECT group_concat(name, ', ') FROM (
+        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id AND e.kind NOT IN ('PLACE', 'COUNTRY')
+        GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
+    json_extract(m.explanation, '$.evidence[0]') AS evidence,
+    m.article_id
+FROM matches m
+JOIN articles a ON a.id = m.article_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+"""
+
+
+@migrations(name="0003_seeds_matches_fts")
+def _m0003(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE seeds (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            path TEXT,
+            date TEXT,
+            url TEXT,
+            profile_version TEXT,
+            profile TEXT,
+            updated_at TEXT
+        );
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            seed_id TEXT NOT NULL REFERENCES seeds(id),
+            score REAL NOT NULL,
+            explanation TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            pipeline_version TEXT NOT NULL,
+            UNIQUE (article_id, seed_id)
+        );
+        CREATE INDEX matches_seed_score ON matches(seed_id, score);
+        CREATE INDEX matches_matched_at ON matches(matched_at);
+        CREATE INDEX articles_match_version ON articles(match_version);
+        """
+    )
+    db.executescript(EVENT_LOG_VIEW)
+    db["articles"].enable_fts(["title", "summary", "text"], tokenize="porter",
+                              create_triggers=True)
