@@ -189,7 +189,8 @@ def status(ctx: Context) -> None:
     with ctx.store() as store:
         rows = store.feed_status()
     table = Table(title=f"feeds in {ctx.db_path}", title_justify="left")
-    for col in ("feed", "last fetch", "result", "errors", "next", "articles", "flag"):
+    for col in ("feed", "last fetch", "result", "errors", "next", "articles", "full text",
+                "extraction failed", "flag"):
         table.add_column(col)
     for row in rows:
         flag = "DISABLED: " + (row["disabled_reason"] or "") if row["disabled"] else (
@@ -198,15 +199,18 @@ def status(ctx: Context) -> None:
         if row["last_error"]:
             result += f": {row['last_error']}"
         table.add_row(row["name"], row["last_fetch_at"] or "-", result, str(row["error_count"]),
-                      row["next_fetch_at"] or "-", str(row["articles"]), flag)
+                      row["next_fetch_at"] or "-", str(row["articles"]), str(row["full_text"]),
+                      str(row["extraction_failed"]), flag)
     out.print(table)
 
 
 @cli.command()
 @click.option("--out", "out_dir", default="demo-output", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the demo database.")
+@click.option("--full-text/--no-full-text", default=True, show_default=True,
+              help="Fetch and extract the sample article pages.")
 @pass_ctx
-def demo(ctx: Context, out_dir: str) -> None:
+def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     """Run the whole pipeline offline on the bundled sample feeds.
 
     Serves the sample feeds and article pages from a local HTTP server on 127.0.0.1,
@@ -221,7 +225,7 @@ def demo(ctx: Context, out_dir: str) -> None:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     settings = ctx.settings()
     with DemoServer() as server:
-        config = demo_config(server, settings)
+        config = demo_config(server, settings, full_text=full_text)
         out.print(f"demo: serving {len(config.feeds)} sample feeds from {server.url}")
         with Store(db_path) as store:
             with feed_progress(len(config.feeds)) as progress:

@@ -8,6 +8,7 @@ ISO-8601 elsewhere). It answers conditional GETs, so a second pass sees 304s.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import hashlib
 import re
@@ -94,10 +95,11 @@ class DemoServer:
         return sorted(p.stem for p in (self.root / "feeds").glob("*.xml"))
 
 
-def demo_config(server: DemoServer, settings: Settings) -> Config:
+def demo_config(server: DemoServer, settings: Settings, full_text: bool = True) -> Config:
     """A configuration with one feed per bundled feed file, pointing at ``server``."""
     feeds = tuple(
         Feed(name=name, url=f"{server.url}/feeds/{name}.xml", interval=settings.default_interval,
-             tags=("demo",), language="ru" if name.endswith("-ru") else None)
+             tags=("demo",), language="ru" if name.endswith("-ru") else None,
+             full_text=full_text)
         for name in server.feed_names())
-    return Config(feeds=feeds, settings=settings)
+    return Config(feeds=feeds, settings=dataclasses.replace(settings, page_delay=0.0))

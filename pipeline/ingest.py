@@ -193,7 +193,7 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
         "error": result.error, "detail": detail[:1000] if detail else None,
     }
     saved = store.record_fetch(row.id, fetch_row, update, parsed.articles if parsed else (),
-                               fetched_at=iso(now))
+                               fetched_at=iso(now), full_text=feed.wants_full_text(settings))
     item = FeedReport(feed=feed.name, outcome=result.outcome, http_status=result.status,
                       new=len(saved.new_ids), updated=len(saved.updated_ids),
                       entries=len(parsed.articles) if parsed else 0,

@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Config, Settings
 from .entities import Analyzer, Mention
-from .fetch import now_utc
+from .fetch import Fetcher, now_utc
 from .match import SCORER_VERSION, Background, Profile, build_profile, score, tokens
 from .normalize import iso
 from .seeds import load_seeds
@@ -188,10 +188,53 @@ def run_matching(store: Store, matcher: Matcher, *,
     return {"rescored": len(todo), "events": events}
 
 
-def process_pending(store: Store, config: Config, *, fetcher: Any = None,
+def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = None, *,
+                  progress: ProgressFn | None = None) -> dict[str, int]:
+    """Fetch and extract the pages of articles that want them (each URL once)."""
+    from urllib.parse import urlsplit
+
+    from .extract import fetch_pages
+
+    todo = store.articles_needing_pages(settings.extract_max_attempts)
+    if not todo:
+        return {"pages": 0, "extracted": 0, "failed": 0}
+    by_url: dict[str, list[int]] = {}
+    jobs = []
+    for row in todo:
+        if row["url"] not in by_url:
+            jobs.append((row["url"], urlsplit(row["feed_url"]).hostname or ""))
+        by_url.setdefault(row["url"], []).append(row["id"])
+    if progress:
+        progress("stage:full text", len(jobs))
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(settings)
+    counts = {"pages": len(jobs), "extracted": 0, "failed": 0}
+
+    def done(page: Any) -> None:
+        if progress:
+            progress("nlp", 1)
+
+    try:
+        pages = fetch_pages(fetcher, settings, jobs, on_done=done)
+    finally:
+        if own:
+            fetcher.close()
+    for url, page in pages.items():
+        store.save_page(page, by_url[url], iso(now_utc()), settings.extract_max_attempts)
+        counts["extracted" if page.ok else "failed"] += 1
+        if not page.ok:
+            log.info("full text for %s failed: %s", url, page.error)
+    return counts
+
+
+def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = None,
                     progress: ProgressFn | None = None) -> dict[str, object]:
     """Bring every stored article's derived data up to date; returns counts per stage."""
     stats: dict[str, object] = {}
+    pages = run_full_text(store, config.settings, fetcher, progress=progress)
+    if pages["pages"]:
+        stats["full text"] = (f"{pages['pages']} pages, {pages['extracted']} extracted, "
+                              f"{pages['failed']} failed")
     matcher = build_matcher(store, config)
     ner = run_entities(store, config.settings, matcher=matcher, progress=progress)
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (

@@ -154,8 +154,11 @@ class Store:
     def feed_status(self) -> list[dict[str, Any]]:
         """Per feed: its state columns and how many articles it brought."""
         return self.rows(
-            "SELECT f.*, (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id) "
-            "AS articles FROM feeds f ORDER BY f.name")
+            "SELECT f.*, count(s.id) AS articles, "
+            "coalesce(sum(a.text_source = 'page'), 0) AS full_text, "
+            "coalesce(sum(a.page_status = 'failed'), 0) AS extraction_failed "
+            "FROM feeds f LEFT JOIN article_sources s ON s.feed_id = f.id "
+            "LEFT JOIN articles a ON a.id = s.article_id GROUP BY f.id ORDER BY f.name")
 
     def feed_row(self, name: str) -> FeedRow:
         row = self.conn.execute(
@@ -167,7 +170,7 @@ class Store:
 
     def record_fetch(self, feed_id: int, fetch: dict[str, Any], feed_update: dict[str, Any],
                      articles: Sequence[Article] = (), fetched_at: str = "",
-                     source: str = "feed") -> SaveResult:
+                     source: str = "feed", full_text: bool = False) -> SaveResult:
         """Store one fetch attempt, the feed's new state and its articles in one transaction.
 
         A crash before the commit leaves all or nothing: the ETag and the articles it covers
@@ -175,6 +178,10 @@ class Store:
         """
         with self.transaction() as conn:
             result = self._save_articles(conn, feed_id, articles, fetched_at, source)
+            if full_text and result.new_ids:
+                marks = ",".join("?" * len(result.new_ids))
+                conn.execute(f"UPDATE articles SET page_status = 'pending' WHERE url IS NOT "
+                             f"NULL AND id IN ({marks})", result.new_ids)
             fetch = dict(fetch, feed_id=feed_id, new_articles=len(result.new_ids),
                          updated_articles=len(result.updated_ids))
             cols = ", ".join(fetch)
@@ -394,3 +401,52 @@ class Store:
         df = {r[0]: r[1] for r in self.conn.execute(
             "SELECT entity_id, count(DISTINCT article_id) FROM mentions GROUP BY entity_id")}
         return n, texts, df
+
+    # -- full text -------------------------------------------------------------------------
+
+    def articles_needing_pages(self, max_attempts: int) -> list[dict[str, Any]]:
+        """Articles whose page is wanted: pending, or failed with attempts left. Each row
+        carries the URL of the feed that brought it (its host may be fetched)."""
+        return self.rows(
+            "SELECT a.id, a.url, a.page_status, coalesce(f.url, '') AS feed_url "
+            "FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.url IS NOT NULL AND (a.page_status = 'pending' OR "
+            "(a.page_status = 'failed' AND a.page_attempts < ?)) ORDER BY a.id",
+            [max_attempts])
+
+    def save_page(self, page: Any, article_ids: Sequence[int], now: str,
+                  max_attempts: int) -> None:
+        """Record a fetched page and apply it to its articles, in one transaction.
+
+        Text from the page replaces the summary-based text; title, author and date fill in
+        only what the feed lacked. The later stages are made stale so they run again.
+        """
+        marks = ",".join("?" * len(article_ids))
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO pages (url, final_url, http_status, ok, title, author, "
+                "published_at, error, chars, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET final_url = excluded.final_url, "
+                "http_status = excluded.http_status, ok = excluded.ok, title = excluded.title, "
+                "author = excluded.author, published_at = excluded.published_at, "
+                "error = excluded.error, chars = excluded.chars, fetched_at = excluded.fetched_at",
+                (page.url, page.final_url, page.http_status, int(page.ok), page.title,
+                 page.author, page.published_at, page.error, len(page.text), now))
+            if page.ok:
+                conn.execute(
+                    "UPDATE articles SET text = ?, text_source = 'page', text_at = ?, "
+                    "page_status = 'ok', page_error = NULL, page_attempts = page_attempts + 1, "
+                    "title = CASE WHEN title = '' AND ? IS NOT NULL THEN ? ELSE title END, "
+                    "author = coalesce(author, ?), "
+                    "published_at = CASE WHEN published_estimated = 1 AND ? IS NOT NULL "
+                    "THEN ? ELSE published_at END, "
+                    "published_estimated = CASE WHEN ? IS NOT NULL THEN 0 "
+                    "ELSE published_estimated END, "
+                    f"nlp_version = NULL, match_version = NULL WHERE id IN ({marks})",
+                    (page.text, now, page.title, page.title, page.author, page.published_at,
+                     page.published_at, page.published_at, *article_ids))
+            else:
+                conn.execute(
+                    "UPDATE articles SET page_attempts = page_attempts + 1, page_error = ?, "
+                    f"page_status = 'failed' WHERE id IN ({marks})",
+                    (page.error, *article_ids))

@@ -184,3 +184,24 @@ def _m0003(db: sqlite_utils.Database) -> None:
     db.executescript(EVENT_LOG_VIEW)
     db["articles"].enable_fts(["title", "summary", "text"], tokenize="porter",
                               create_triggers=True)
+
+
+@migrations(name="0004_pages")
+def _m0004(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE pages (
+            url TEXT PRIMARY KEY,
+            final_url TEXT,
+            http_status INTEGER,
+            ok INTEGER NOT NULL,
+            title TEXT,
+            author TEXT,
+            published_at TEXT,
+            error TEXT,
+            chars INTEGER,
+            fetched_at TEXT NOT NULL
+        );
+        CREATE INDEX articles_page_status ON articles(page_status);
+        """
+    )

@@ -1,0 +1,366 @@
+"""The daily digest: one day's matches, actors on the move, a 30-day chart and feed health,
+as Markdown, one self-contained HTML file, or JSON; written to a folder or sent by e-mail.
+
+Feed-provided text (titles, evidence, entity and feed names, errors) is never trusted:
+the HTML template is rendered with Jinja2 autoescape and nothing from a feed is marked safe;
+the Markdown template escapes every value by default (see :func:`md_escape`); and a link is
+rendered only for an ``http``/``https`` URL (:func:`http_url`), otherwise the title is plain
+text. The SQL lives in :mod:`pipeline.store.reports`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import ssl
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+from markupsafe import Markup, escape
+
+from .config import SmtpSettings
+from .errors import SpaceWatchError
+from .store import Store
+from .store.reports import DigestData, digest_data
+
+FORMATS = ("md", "html", "json")
+TEMPLATES = Path(__file__).parent / "templates"
+USER_ENV = "SPACEWATCH_SMTP_USER"
+PASSWORD_ENV = "SPACEWATCH_SMTP_PASSWORD"
+SMTP_TIMEOUT = 30.0
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+#: Characters with a meaning in (GitHub-flavoured) Markdown or inline HTML.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
+
+
+class DigestError(SpaceWatchError):
+    """The digest could not be rendered, written or sent."""
+
+
+# -- safe text ---------------------------------------------------------------------------------
+
+
+def http_url(url: Any) -> str | None:
+    """``url`` if it is an absolute http(s) URL, else None (``javascript:``, ``data:``,
+    relative or garbled URLs are never rendered as links)."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 literal
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def md_escape(text: Any) -> str:
+    """Feed text made inert in Markdown: whitespace collapsed to one line, every character
+    that could start a link, image, emphasis, code span, heading, table cell or raw HTML
+    backslash-escaped, and a leading list/quote marker escaped."""
+    flat = " ".join(str(text).split())
+    flat = _MD_SPECIAL.sub(r"\\\1", flat)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), flat, count=1)
+
+
+def _md_url(url: str) -> str:
+    """A link destination that cannot end the ``(...)`` early or break the line."""
+    return quote(url, safe="/:?#[]@!$&'*+,;=%~")
+
+
+def md_link(title: Any, url: Any) -> Markup:
+    """``[title](url)`` for an http(s) URL, else the escaped title alone (already Markdown,
+    so the Markdown template's default escaping leaves it alone)."""
+    text = md_escape(title or "(untitled)")
+    href = http_url(url)
+    return Markup(f"[{text}]({_md_url(href)})" if href else text)
+
+
+def _md_finalize(value: Any) -> Any:
+    """Escape every value printed by the Markdown template unless it is already Markdown."""
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    return md_escape(value)
+
+
+# -- the chart ---------------------------------------------------------------------------------
+
+
+def chart_svg(data: DigestData, width: int = 680, height: int = 160) -> Markup:
+    """An inline SVG bar chart of matches per day (no script, no external resource, system
+    fonts). Its only text is dates and numbers, and that is escaped all the same."""
+    days = data.chart
+    if not days:
+        return Markup("")
+    left, right, top, bottom = 28, 8, 14, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max(d.matches for d in days)
+    scale_max = max(peak, 1)
+    slot = plot_w / len(days)
+    bar_w = max(slot * 0.7, 1.0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" class="chart" '
+        f'aria-label="{escape(_chart_caption(data))}" '
+        'style="display:block;max-width:100%;height:auto;font-family:-apple-system,'
+        "'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:10px\">",
+        f"<title>{escape(_chart_caption(data))}</title>",
+    ]
+    # Gridlines at 0, half and the peak.
+    for value in sorted({0, scale_max // 2, scale_max} if scale_max > 1 else {0, 1}):
+        y = top + plot_h - plot_h * value / scale_max
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+                     'stroke="#e3e7ee" stroke-width="1"/>')
+        parts.append(f'<text x="{left - 5}" y="{y + 3:.1f}" text-anchor="end" '
+                     f'fill="#6b7280">{value}</text>')
+    for i, d in enumerate(days):
+        x = left + i * slot + (slot - bar_w) / 2
+        h = plot_h * d.matches / scale_max
+        if d.matches and h < 2:
+            h = 2.0
+        colour = "#1d4ed8" if d.day == data.day else "#93b4f5"
+        label = f"{d.day.isoformat()}: {d.matches} match{'es' if d.matches != 1 else ''}"
+        parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" '
+                     f'height="{h:.1f}" rx="1.5" fill="{colour}"><title>{escape(label)}'
+                     "</title></rect>")
+        if i % 7 == (len(days) - 1) % 7:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+                         f'fill="#6b7280">{escape(d.day.strftime("%d %b"))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _chart_caption(data: DigestData) -> str:
+    total = sum(d.matches for d in data.chart)
+    if not total:
+        return f"No matches in the {len(data.chart)} days to {data.day.isoformat()}."
+    best = max(data.chart, key=lambda d: (d.matches, d.day))
+    return (f"{total} match{'es' if total != 1 else ''} in the {len(data.chart)} days to "
+            f"{data.day.isoformat()}; busiest day {best.day.isoformat()} ({best.matches}).")
+
+
+def _sparkline(data: DigestData) -> str:
+    blocks = "▁▂▃▄▅▆▇█"
+    peak = max((d.matches for d in data.chart), default=0)
+    if not peak:
+        return ""
+    return "".join(" " if not d.matches else blocks[min(7, round(7 * d.matches / peak))]
+                   for d in data.chart)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+@cache
+def _environment(fmt: str) -> jinja2.Environment:
+    if fmt == "html":
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                 lstrip_blocks=True)
+    else:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                 lstrip_blocks=True, finalize=_md_finalize)
+        env.filters["link"] = md_link
+    env.filters["http_url"] = http_url
+    return env
+
+
+def _context(data: DigestData) -> dict[str, Any]:
+    local_day = data.day
+    return {
+        "d": data,
+        "date": local_day.isoformat(),
+        "long_date": f"{local_day:%A}, {local_day.day} {local_day:%B %Y}",
+        "chart_caption": _chart_caption(data),
+    }
+
+
+def render_digest(data: DigestData, fmt: str) -> str:
+    """The digest as ``md``, ``html`` (one self-contained file) or ``json``."""
+    if fmt == "json":
+        return json.dumps(digest_json(data), ensure_ascii=False, indent=2) + "\n"
+    if fmt not in FORMATS:
+        raise DigestError(f"unknown digest format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    context = _context(data)
+    if fmt == "html":
+        context["chart_svg"] = chart_svg(data)
+    else:
+        context["sparkline"] = _sparkline(data)
+    return _environment(fmt).get_template(f"digest.{fmt}.j2").render(context)
+
+
+def digest_json(data: DigestData) -> dict[str, Any]:
+    """The digest as plain JSON-ready data (the ``json`` format)."""
+    return {
+        "date": data.day.isoformat(),
+        "timezone": data.timezone,
+        "generated_at": data.generated_at,
+        "articles": data.articles,
+        "seeds": [{"id": s.id, "title": s.title, "matches": [
+            {"article_id": m.article_id, "title": m.title, "url": m.url, "feed": m.feed,
+             "published_at": m.published_at, "score": m.score, "entities": list(m.entities),
+             "evidence": m.evidence} for m in s.matches]} for s in data.seeds],
+        "actors": [{"id": a.id, "name": a.name, "kind": a.kind, "count": a.count,
+                    "baseline": a.baseline, "new": a.new, "context": a.context}
+                   for a in data.actors],
+        "chart": [{"date": c.day.isoformat(), "matches": c.matches} for c in data.chart],
+        "feed_health": [{"name": f.name, "url": f.url, "problem": f.problem,
+                         "last_outcome": f.last_outcome, "last_error": f.last_error,
+                         "error_count": f.error_count, "disabled": f.disabled,
+                         "disabled_reason": f.disabled_reason,
+                         "last_fetch_at": f.last_fetch_at, "last_new_at": f.last_new_at}
+                        for f in data.feed_health],
+    }
+
+
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA time zone called ``timezone``, or :class:`DigestError`."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DigestError(f"unknown time zone {timezone!r} (use an IANA name such as "
+                          "Europe/Moscow or UTC)") from None
+
+
+def load_digest(store: Store, day: date, timezone: str,
+                now: datetime | None = None) -> DigestData:
+    """Read the digest of local calendar day ``day`` in ``timezone``."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise DigestError("now must be timezone-aware")
+    return digest_data(store, day, zone(timezone), now)
+
+
+def build_digest(store: Store, day: date, fmt: str, timezone: str,
+                 now: datetime | None = None) -> str:
+    """Read and render one day's digest (``fmt``: md, html or json)."""
+    if fmt not in FORMATS:
+        raise DigestError(f"unknown digest format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    return render_digest(load_digest(store, day, timezone, now), fmt)
+
+
+def digest_subject(data: DigestData) -> str:
+    """A mail subject line: the date and the counts."""
+    n = data.match_count
+    return f"SpaceWatch digest {data.day.isoformat()}: {n} match{'es' if n != 1 else ''}"
+
+
+def write_digest(store: Store, folder: Path, day: date, timezone: str, *,
+                 now: datetime | None = None) -> Path:
+    """Write ``digest-YYYY-MM-DD.html`` and ``.md`` into ``folder`` (created if missing),
+    each replaced atomically; return the HTML file's path."""
+    data = load_digest(store, day, timezone, now)
+    folder = Path(folder)
+    stem = f"digest-{day.isoformat()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt in ("md", "html"):
+            target = folder / f"{stem}.{fmt}"
+            tmp = folder / f".{stem}.{fmt}.tmp"
+            tmp.write_text(render_digest(data, fmt), encoding="utf-8")
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise DigestError(f"{folder}: cannot write the digest: {exc}") from None
+    return folder / f"{stem}.html"
+
+
+# -- e-mail ------------------------------------------------------------------------------------
+
+
+def smtp_credentials() -> tuple[str, str] | None:
+    """(user, password) from SPACEWATCH_SMTP_USER / SPACEWATCH_SMTP_PASSWORD, or None when
+    neither is set. Credentials never come from feeds.yaml."""
+    user, password = os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, "")
+    if not user and not password:
+        return None
+    if not user or not password:
+        missing = USER_ENV if not user else PASSWORD_ENV
+        raise DigestError(f"SMTP credentials are incomplete: {missing} is not set")
+    return user, password
+
+
+def digest_message(html: str, md: str, subject: str, smtp: SmtpSettings) -> EmailMessage:
+    """A multipart/alternative message: the Markdown as text/plain, the HTML as text/html."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = smtp.sender
+    msg["To"] = ", ".join(smtp.to)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = smtp.sender.rpartition("@")[2] or None
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg.set_content(md)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def send_digest(html: str, md: str, subject: str, smtp: SmtpSettings) -> None:
+    """Send the digest over SMTP: implicit TLS on port 465, STARTTLS when ``smtp.tls``,
+    plain otherwise; log in only when the credential variables are set, and never send them
+    unencrypted to a host other than this machine."""
+    if not smtp.enabled:
+        raise DigestError("e-mail delivery is not configured (settings.smtp needs host, "
+                          "sender and to)")
+    credentials = smtp_credentials()
+    where = f"{smtp.host}:{smtp.port}"
+    if credentials and not smtp.tls and smtp.host.lower() not in _LOOPBACK:
+        raise DigestError(f"refusing to send SMTP credentials unencrypted to {where}: set "
+                          "settings.smtp.tls to true")
+    msg = digest_message(html, md, subject, smtp)
+    context = ssl.create_default_context()
+    try:
+        if smtp.tls and smtp.port == 465:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=SMTP_TIMEOUT,
+                                                    context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=SMTP_TIMEOUT)
+        with client:
+            client.ehlo()
+            if smtp.tls and smtp.port != 465:
+                client.starttls(context=context)
+                client.ehlo()
+            if credentials:
+                client.login(*credentials)
+            refused = client.send_message(msg)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DigestError(f"SMTP server {where} refused the login for "
+                          f"{credentials[0] if credentials else '?'}: {_smtp_reply(exc)}") \
+            from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DigestError(f"SMTP server {where} does not support {exc}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DigestError(f"SMTP server {where} refused every recipient: "
+                          f"{', '.join(exc.recipients)}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise DigestError(f"SMTP server {where} said: {_smtp_reply(exc)}") from None
+    except smtplib.SMTPException as exc:
+        raise DigestError(f"sending the digest via {where} failed: {exc}") from None
+    except ssl.SSLError as exc:
+        raise DigestError(f"TLS with SMTP server {where} failed: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise DigestError(f"cannot reach SMTP server {where}: {exc}") from None
+    if refused:
+        raise DigestError(f"SMTP server {where} refused: {', '.join(sorted(refused))}")
+
+
+def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:
+    message = exc.smtp_error
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{exc.smtp_code} {text}".strip()

@@ -1,0 +1,284 @@
+"""Read-only SQL for the daily digest: one day's matches, actors, chart and feed health.
+
+Everything comes back as plain frozen dataclasses (no sqlite rows leave this module); the
+``digest`` module turns them into Markdown, HTML or JSON.
+
+**Which day a match belongs to.** A match belongs to the calendar day (in the digest's time
+zone) on which its *article was published* (``articles.published_at``), not the day it was
+matched (``matches.matched_at``). ``matched_at`` is when the pipeline happened to run: a
+``spacewatch rematch`` or ``reprocess`` after a seed or gazetteer change re-stamps old
+articles, and an ``import`` of an archive would pile months of news onto one day. The
+publication time is the news' own clock, so the digest of a day is the same whenever it is
+rendered, and the matches, the actors and the chart all count the same articles. The price:
+an article that arrives late (published at 23:50, fetched after the day's digest was written)
+is only in that day's digest when it is rendered again, which is why a scheduled digest
+should cover the last *complete* day.
+
+Stored times are UTC ISO strings (``2025-07-16T09:30:00Z``), so a local day becomes a
+half-open UTC range ``[start, end)`` compared as strings; a day across a DST change is 23 or
+25 hours long, as it should be.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from . import Store
+
+#: Entity kinds left out of "actors on the move": places say little about who is moving.
+ACTOR_EXCLUDED_KINDS = ("PLACE", "COUNTRY")
+#: Days before the digest's day that make the actors' baseline.
+BASELINE_DAYS = 7
+#: A known actor is "rising" with at least this many articles on the day ...
+RISING_MIN_COUNT = 2
+#: ... and at least this multiple of its daily average over the baseline days.
+RISING_FACTOR = 2.0
+#: At most this many actors are listed.
+ACTORS_LIMIT = 20
+#: Days in the matches-per-day chart (ending on the digest's day).
+CHART_DAYS = 30
+#: A fetched feed with no new article for this many days has gone quiet.
+QUIET_DAYS = 3
+#: Key entities shown per match.
+MATCH_ENTITIES = 5
+
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class DigestMatch:
+    """One matched article under a seed."""
+
+    article_id: int
+    title: str
+    url: str | None
+    feed: str
+    published_at: str  # UTC ISO, as stored
+    local_time: str  # HH:MM in the digest's time zone
+    score: float
+    entities: tuple[str, ...]
+    evidence: str
+
+
+@dataclass(frozen=True)
+class SeedDigest:
+    """A seed and its matches of the day, best first."""
+
+    id: str
+    title: str
+    matches: tuple[DigestMatch, ...]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An entity newly seen or rising on the day, against the previous days' average."""
+
+    id: str
+    name: str
+    kind: str
+    count: int  # articles mentioning it on the day
+    baseline: float  # articles per day over the previous BASELINE_DAYS days
+    new: bool  # not mentioned at all in the previous BASELINE_DAYS days
+    context: str  # the first sentence naming it on the day ("" if none was stored)
+
+
+@dataclass(frozen=True)
+class ChartDay:
+    """Matches of articles published on one local day."""
+
+    day: date
+    matches: int
+
+
+@dataclass(frozen=True)
+class FeedProblem:
+    """A feed whose last fetch failed, that was disabled, or that went quiet."""
+
+    name: str
+    url: str
+    problem: str  # "disabled", "failed" or "quiet"
+    last_outcome: str | None
+    last_error: str | None
+    error_count: int
+    disabled: bool
+    disabled_reason: str | None
+    last_fetch_at: str | None
+    last_new_at: str | None
+
+
+@dataclass(frozen=True)
+class DigestData:
+    """Everything one day's digest shows."""
+
+    day: date
+    timezone: str
+    generated_at: str  # UTC ISO
+    articles: int  # articles published on the day
+    seeds: tuple[SeedDigest, ...]
+    actors: tuple[Actor, ...]
+    chart: tuple[ChartDay, ...]
+    feed_health: tuple[FeedProblem, ...]
+
+    @property
+    def match_count(self) -> int:
+        return sum(len(s.matches) for s in self.seeds)
+
+    @property
+    def seeds_matched(self) -> int:
+        return sum(1 for s in self.seeds if s.matches)
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[str, str]:
+    """The local calendar day as a half-open UTC range of ISO strings."""
+    return _utc_midnight(day, tz), _utc_midnight(day + timedelta(days=1), tz)
+
+
+def _utc_midnight(day: date, tz: ZoneInfo) -> str:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).strftime(_ISO)
+
+
+def _local(iso: str, tz: ZoneInfo) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(tz)
+
+
+def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DigestData:
+    """Read one local day's digest from the database (read-only)."""
+    start, end = day_bounds(day, tz)
+    articles = store.scalar("SELECT count(*) FROM articles WHERE published_at >= ? "
+                            "AND published_at < ?", [start, end]) or 0
+    return DigestData(
+        day=day, timezone=tz.key, generated_at=now.astimezone(UTC).strftime(_ISO),
+        articles=int(articles), seeds=day_matches(store, day, tz),
+        actors=actors_on_the_move(store, day, tz), chart=matches_per_day(store, day, tz),
+        feed_health=feed_problems(store, now))
+
+
+def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]:
+    """Every seed (by id) with the matches of articles published on the day, best first."""
+    start, end = day_bounds(day, tz)
+    by_seed: dict[str, list[DigestMatch]] = {}
+    for r in store.rows(
+            "SELECT m.seed_id, m.article_id, m.score, m.explanation, a.title, a.url, "
+            "a.published_at, coalesce(f.name, a.source) AS feed "
+            "FROM matches m JOIN articles a ON a.id = m.article_id "
+            "LEFT JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.published_at >= ? AND a.published_at < ? "
+            "ORDER BY m.seed_id, m.score DESC, a.published_at DESC, m.article_id",
+            [start, end]):
+        names, evidence = _explanation_parts(r["explanation"])
+        by_seed.setdefault(r["seed_id"], []).append(DigestMatch(
+            article_id=r["article_id"], title=r["title"] or "", url=r["url"],
+            feed=r["feed"] or "", published_at=r["published_at"],
+            local_time=_local(r["published_at"], tz).strftime("%H:%M"),
+            score=round(float(r["score"]), 3), entities=names, evidence=evidence))
+    return tuple(SeedDigest(id=s["id"], title=s["title"] or s["id"],
+                            matches=tuple(by_seed.get(s["id"], ())))
+                 for s in store.rows("SELECT id, title FROM seeds ORDER BY id"))
+
+
+def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str]:
+    """(top entity names, first evidence sentence) from a match's explanation JSON."""
+    try:
+        data: Any = json.loads(raw or "{}")
+    except json.JSONDecodeError:  # a hand-edited row: show the match without its details
+        return (), ""
+    if not isinstance(data, dict):
+        return (), ""
+    entities = data.get("entities")
+    names = tuple(str(e["name"]) for e in entities if isinstance(e, dict) and e.get("name")) \
+        if isinstance(entities, list) else ()
+    evidence = data.get("evidence")
+    first = str(evidence[0]) if isinstance(evidence, list) and evidence else ""
+    return names[:MATCH_ENTITIES], first
+
+
+def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ...]:
+    """Entities (not places or countries) newly seen or rising on the day.
+
+    Counts are articles (not mentions) published on the day that name the entity, against
+    the daily average over the previous :data:`BASELINE_DAYS` local days. *New*: not named at
+    all in those days. *Rising*: at least :data:`RISING_MIN_COUNT` articles and at least
+    :data:`RISING_FACTOR` times the average.
+    """
+    start, end = day_bounds(day, tz)
+    base_start = _utc_midnight(day - timedelta(days=BASELINE_DAYS), tz)
+    kinds = {f"kind{i}": k for i, k in enumerate(ACTOR_EXCLUDED_KINDS)}
+    rows = store.rows(
+        "WITH today AS (SELECT m.entity_id, count(DISTINCT m.article_id) AS n "
+        "  FROM mentions m JOIN articles a ON a.id = m.article_id "
+        "  WHERE a.published_at >= :start AND a.published_at < :end GROUP BY m.entity_id), "
+        "before AS (SELECT m.entity_id, count(DISTINCT m.article_id) AS n "
+        "  FROM mentions m JOIN articles a ON a.id = m.article_id "
+        "  WHERE a.published_at >= :base_start AND a.published_at < :start "
+        "  AND m.entity_id IN (SELECT entity_id FROM today) GROUP BY m.entity_id) "
+        "SELECT e.id, e.name, e.kind, t.n AS count, coalesce(b.n, 0) AS before "
+        "FROM today t JOIN entities e ON e.id = t.entity_id "
+        "LEFT JOIN before b ON b.entity_id = t.entity_id "
+        f"WHERE e.kind NOT IN ({', '.join(':' + k for k in kinds)}) "
+        "AND (coalesce(b.n, 0) = 0 OR (t.n >= :min_count AND t.n * :days >= :factor * b.n)) "
+        "ORDER BY t.n DESC, coalesce(b.n, 0) ASC, e.name, e.id LIMIT :limit",
+        {"start": start, "end": end, "base_start": base_start, "min_count": RISING_MIN_COUNT,
+         "days": BASELINE_DAYS, "factor": RISING_FACTOR, "limit": ACTORS_LIMIT,
+         **kinds})
+    contexts = _first_sentences(store, [r["id"] for r in rows], start, end)
+    return tuple(Actor(id=r["id"], name=r["name"], kind=r["kind"], count=int(r["count"]),
+                       baseline=round(r["before"] / BASELINE_DAYS, 2), new=r["before"] == 0,
+                       context=contexts.get(r["id"], ""))
+                 for r in rows)
+
+
+def _first_sentences(store: Store, ids: list[str], start: str, end: str) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    out: dict[str, str] = {}
+    for r in store.rows(
+            "SELECT m.entity_id, m.sentence FROM mentions m "
+            "JOIN articles a ON a.id = m.article_id "
+            f"WHERE m.entity_id IN ({marks}) AND a.published_at >= ? AND a.published_at < ? "
+            "AND m.sentence IS NOT NULL AND m.sentence != '' "
+            "ORDER BY a.published_at, a.id, m.start", [*ids, start, end]):
+        out.setdefault(r["entity_id"], " ".join(r["sentence"].split()))
+    return out
+
+
+def matches_per_day(store: Store, day: date, tz: ZoneInfo,
+                    days: int = CHART_DAYS) -> tuple[ChartDay, ...]:
+    """Matches per local publication day over the ``days`` days ending on ``day``."""
+    first = day - timedelta(days=days - 1)
+    start, end = _utc_midnight(first, tz), day_bounds(day, tz)[1]
+    counts: Counter[date] = Counter()
+    for r in store.rows("SELECT a.published_at FROM matches m "
+                        "JOIN articles a ON a.id = m.article_id "
+                        "WHERE a.published_at >= ? AND a.published_at < ?", [start, end]):
+        counts[_local(r["published_at"], tz).date()] += 1
+    return tuple(ChartDay(day=first + timedelta(days=i),
+                          matches=counts[first + timedelta(days=i)]) for i in range(days))
+
+
+def feed_problems(store: Store, now: datetime,
+                  quiet_days: int = QUIET_DAYS) -> tuple[FeedProblem, ...]:
+    """Configured feeds that are disabled, whose last fetch failed, or that were fetched but
+    brought no new article for ``quiet_days`` days (or never). Broken feeds come first."""
+    quiet_before = (now.astimezone(UTC) - timedelta(days=quiet_days)).strftime(_ISO)
+    rows = store.rows(
+        "SELECT name, url, last_outcome, last_error, error_count, disabled, disabled_reason, "
+        "last_fetch_at, last_new_at FROM feeds WHERE enabled = 1 AND ("
+        "disabled = 1 OR last_outcome = 'failed' OR (last_fetch_at IS NOT NULL AND "
+        "(last_new_at IS NULL OR last_new_at < :quiet_before))) "
+        "ORDER BY disabled DESC, last_outcome = 'failed' DESC, error_count DESC, name",
+        {"quiet_before": quiet_before})
+    return tuple(FeedProblem(
+        name=r["name"], url=r["url"],
+        problem="disabled" if r["disabled"] else
+        "failed" if r["last_outcome"] == "failed" else "quiet",
+        last_outcome=r["last_outcome"], last_error=r["last_error"],
+        error_count=int(r["error_count"] or 0), disabled=bool(r["disabled"]),
+        disabled_reason=r["disabled_reason"], last_fetch_at=r["last_fetch_at"],
+        last_new_at=r["last_new_at"]) for r in rows)
