@@ -186,8 +186,21 @@ def status(ctx: Context) -> None:
     """Show each feed's last fetch, result, error count and articles."""
     if not ctx.db_path.exists():
         raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch')")
+    from .daemon import daemon_status
+
     with ctx.store() as store:
         rows = store.feed_status()
+        daemon = daemon_status(store, ctx.db_path)
+    if daemon["running"]:
+        out.print(f"daemon: [bold green]running[/] (pid {daemon['pid']}), last heartbeat "
+                  f"{daemon['heartbeat'] or 'none yet'}")
+    else:
+        out.print("daemon: not running" + (f" (last heartbeat {daemon['heartbeat']})"
+                                           if daemon["heartbeat"] else ""))
+    if daemon["config_error"]:
+        out.print(f"[red]feeds.yaml reload failed, last good configuration in force:[/] "
+                  f"{daemon['config_error']}")
+    schedule = daemon["schedule"]
     table = Table(title=f"feeds in {ctx.db_path}", title_justify="left")
     for col in ("feed", "last fetch", "result", "errors", "next", "articles", "full text",
                 "extraction failed", "flag"):
@@ -198,10 +211,18 @@ def status(ctx: Context) -> None:
         result = row["last_outcome"] or "never fetched"
         if row["last_error"]:
             result += f": {row['last_error']}"
+        next_run = schedule.get(row["name"]) or row["next_fetch_at"] or "-"
         table.add_row(row["name"], row["last_fetch_at"] or "-", result, str(row["error_count"]),
-                      row["next_fetch_at"] or "-", str(row["articles"]), str(row["full_text"]),
+                      next_run, str(row["articles"]), str(row["full_text"]),
                       str(row["extraction_failed"]), flag)
     out.print(table)
+    if daemon["recent_errors"]:
+        errors = Table(title="recent errors", title_justify="left")
+        for col in ("when", "feed", "error", "detail"):
+            errors.add_column(col)
+        for e in daemon["recent_errors"]:
+            errors.add_row(e["started_at"], e["feed"], e["error"] or "", (e["detail"] or "")[:80])
+        out.print(errors)
 
 
 @cli.command()
@@ -609,3 +630,43 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
                                               for p in ex["phrases"]) or "none"))
         for sentence in ex["evidence"]:
             out.print(f"  evidence: “{sentence}”")
+
+
+# -- daemon and digest ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--digest-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the daily digests go (default: settings.digest_dir, ./digests).")
+@click.option("--digest-now", is_flag=True, help="Also write yesterday's digest at start-up.")
+@pass_ctx
+def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
+    """Run SpaceWatch as a background daemon (APScheduler): every feed on its interval,
+    full text, entities and matching after each fetch, and the daily digest.
+
+    One daemon per database (a lock next to it). SIGTERM or Ctrl-C stops it cleanly;
+    SIGHUP or an edit of feeds.yaml reloads the feeds. One log line per fetch goes to stderr
+    (and to settings.log_file, rotated, when set).
+    """
+    import logging.handlers
+
+    from .daemon import Daemon, DaemonOptions
+
+    config = ctx.config
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.settings.log_file:
+        handlers.append(logging.handlers.RotatingFileHandler(
+            config.settings.log_file, maxBytes=5_000_000, backupCount=5))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    options = DaemonOptions(config_path=ctx.config_path, db_path=ctx.db_path,
+                            digest_dir=Path(digest_dir) if digest_dir else None,
+                            run_digest_now=digest_now)
+    sys.exit(Daemon(options).run())

@@ -40,7 +40,6 @@ SMTP_TIMEOUT = 30.0
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 #: Characters with a meaning in (GitHub-flavoured) Markdown or inline HTML.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~])")
-_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 
 
 class DigestError(SpaceWatchError):
@@ -68,12 +67,12 @@ def http_url(url: Any) -> str | None:
 
 
 def md_escape(text: Any) -> str:
-    """Feed text made inert in Markdown: whitespace collapsed to one line, every character
-    that could start a link, image, emphasis, code span, heading, table cell or raw HTML
-    backslash-escaped, and a leading list/quote marker escaped."""
-    flat = " ".join(str(text).split())
-    flat = _MD_SPECIAL.sub(r"\\\1", flat)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), flat, count=1)
+    """Feed text made inert inside a Markdown line: whitespace (newlines too) collapsed to
+    single spaces, so it cannot start a block of its own, and every character that could
+    open a link, image, emphasis, code span, heading, table cell or raw HTML
+    backslash-escaped. The templates only print it after a marker (list item, heading,
+    table cell), never at the start of a line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def _md_url(url: str) -> str:
@@ -156,13 +155,14 @@ def _chart_caption(data: DigestData) -> str:
             f"{data.day.isoformat()}; busiest day {best.day.isoformat()} ({best.matches}).")
 
 
-def _sparkline(data: DigestData) -> str:
+def _sparkline(data: DigestData) -> Markup:
+    """Matches per day as block characters (``·`` for none), oldest first."""
     blocks = "▁▂▃▄▅▆▇█"
     peak = max((d.matches for d in data.chart), default=0)
     if not peak:
-        return ""
-    return "".join(" " if not d.matches else blocks[min(7, round(7 * d.matches / peak))]
-                   for d in data.chart)
+        return Markup("")
+    return Markup("".join("·" if not d.matches else blocks[min(7, round(7 * d.matches / peak))]
+                          for d in data.chart))
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -306,8 +306,9 @@ def digest_message(html: str, md: str, subject: str, smtp: SmtpSettings) -> Emai
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     domain = smtp.sender.rpartition("@")[2] or None
     msg["Message-ID"] = make_msgid(domain=domain)
-    msg.set_content(md)
-    msg.add_alternative(html, subtype="html")
+    # Quoted-printable keeps the message 7-bit for any relay, and readable.
+    msg.set_content(md, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 

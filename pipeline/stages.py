@@ -228,14 +228,18 @@ def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = No
 
 
 def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = None,
+                    matcher: Matcher | None = None,
                     progress: ProgressFn | None = None) -> dict[str, object]:
-    """Bring every stored article's derived data up to date; returns counts per stage."""
+    """Bring every stored article's derived data up to date; returns counts per stage.
+
+    ``matcher`` lets a long-running caller (the daemon) reuse seed profiles it built.
+    """
     stats: dict[str, object] = {}
     pages = run_full_text(store, config.settings, fetcher, progress=progress)
     if pages["pages"]:
         stats["full text"] = (f"{pages['pages']} pages, {pages['extracted']} extracted, "
                               f"{pages['failed']} failed")
-    matcher = build_matcher(store, config)
+    matcher = matcher or build_matcher(store, config)
     ner = run_entities(store, config.settings, matcher=matcher, progress=progress)
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (
         f", {ner['failed']} failed" if ner["failed"] else "")

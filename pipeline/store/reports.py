@@ -204,7 +204,8 @@ def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ..
     Counts are articles (not mentions) published on the day that name the entity, against
     the daily average over the previous :data:`BASELINE_DAYS` local days. *New*: not named at
     all in those days. *Rising*: at least :data:`RISING_MIN_COUNT` articles and at least
-    :data:`RISING_FACTOR` times the average.
+    :data:`RISING_FACTOR` times the average. New actors come first (a new official is the
+    news), then the rising ones, each by count.
     """
     start, end = day_bounds(day, tz)
     base_start = _utc_midnight(day - timedelta(days=BASELINE_DAYS), tz)
@@ -222,7 +223,8 @@ def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ..
         "LEFT JOIN before b ON b.entity_id = t.entity_id "
         f"WHERE e.kind NOT IN ({', '.join(':' + k for k in kinds)}) "
         "AND (coalesce(b.n, 0) = 0 OR (t.n >= :min_count AND t.n * :days >= :factor * b.n)) "
-        "ORDER BY t.n DESC, coalesce(b.n, 0) ASC, e.name, e.id LIMIT :limit",
+        "ORDER BY coalesce(b.n, 0) = 0 DESC, t.n DESC, coalesce(b.n, 0), e.name, e.id "
+        "LIMIT :limit",
         {"start": start, "end": end, "base_start": base_start, "min_count": RISING_MIN_COUNT,
          "days": BASELINE_DAYS, "factor": RISING_FACTOR, "limit": ACTORS_LIMIT,
          **kinds})
