@@ -245,6 +245,12 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     settings = ctx.settings()
+    if not Path(settings.seeds_dir).is_dir():  # run from elsewhere: the project's own seeds
+        import dataclasses
+
+        from .gazetteer import MODELS_DIR
+
+        settings = dataclasses.replace(settings, seeds_dir=str(MODELS_DIR.parent / "seeds"))
     with DemoServer() as server:
         config = demo_config(server, settings, full_text=full_text)
         out.print(f"demo: serving {len(config.feeds)} sample feeds from {server.url}")
@@ -277,6 +283,13 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
                   + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
         if ex["evidence"]:
             out.print(f"        evidence: “{ex['evidence'][0][:160]}”")
+    from datetime import UTC, datetime
+
+    from .digest import write_digest
+
+    with Store(db_path) as store:
+        digest_path = write_digest(store, folder / "digests", datetime.now(UTC).date(), "UTC")
+    out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
     out.print(f"demo database: {db_path}")
 
 
@@ -670,3 +683,37 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
                             digest_dir=Path(digest_dir) if digest_dir else None,
                             run_digest_now=digest_now)
     sys.exit(Daemon(options).run())
+
+
+@cli.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD",
+              help="The day to report (default: today in settings.digest_timezone).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md",
+              show_default=True, help="Markdown for the terminal, HTML for a browser or "
+                                      "e-mail, JSON for other tools.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@pass_ctx
+def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None) -> None:
+    """Render a day's digest: matches per seed, actors on the move, a 30-day chart of
+    matches, and feed health. A day with no data says so."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from .digest import build_digest
+
+    settings = ctx.settings()
+    if day:
+        _check_date(day)
+        when = date.fromisoformat(day)
+    else:
+        when = datetime.now(ZoneInfo(settings.digest_timezone)).date()
+    if not ctx.db_path.exists():
+        raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch' first)")
+    with ctx.store() as store:
+        text = build_digest(store, when, fmt, settings.digest_timezone)
+    if out_path:
+        Path(out_path).write_text(text, encoding="utf-8")
+        err.print(f"digest for {when.isoformat()} written to {out_path}")
+    else:
+        click.echo(text)

@@ -270,21 +270,21 @@ class Daemon:
         return matcher
 
     def _digest_job(self) -> None:
-        from .digest import send_digest, write_digest
+        """Write (and e-mail, when configured) the digest of the last complete local day."""
+        from zoneinfo import ZoneInfo
+
+        from .digest import digest_subject, load_digest, render_digest, send_digest, write_digest
 
         settings = self.config.settings
         folder = self.options.digest_dir or Path(settings.digest_dir)
-        from zoneinfo import ZoneInfo
-
         day = (datetime.now(ZoneInfo(settings.digest_timezone)) - timedelta(days=1)).date()
         with Store(self.options.db_path) as store:
             path = write_digest(store, folder, day, settings.digest_timezone)
+            data = load_digest(store, day, settings.digest_timezone)
         log.info("digest written: %s", path)
         if settings.smtp.enabled:
-            md_path = path.with_suffix(".md")
-            send_digest(path.read_text(encoding="utf-8"),
-                        md_path.read_text(encoding="utf-8") if md_path.exists() else "",
-                        f"SpaceWatch digest {day.isoformat()}", settings.smtp)
+            send_digest(render_digest(data, "html"), render_digest(data, "md"),
+                        digest_subject(data), settings.smtp)
             log.info("digest e-mailed to %s", ", ".join(settings.smtp.to))
 
     def _heartbeat(self) -> None:

@@ -345,7 +345,8 @@ def send_digest(html: str, md: str, subject: str, smtp: SmtpSettings) -> None:
                           f"{credentials[0] if credentials else '?'}: {_smtp_reply(exc)}") \
             from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise DigestError(f"SMTP server {where} does not support {exc}") from None
+        raise DigestError(f"SMTP server {where}: {exc} (check settings.smtp.tls and "
+                          f"{USER_ENV} / {PASSWORD_ENV})") from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise DigestError(f"SMTP server {where} refused every recipient: "
                           f"{', '.join(exc.recipients)}") from None

@@ -28,6 +28,15 @@ TRACKING_PARAMS = re.compile(
     r"mkt_tok|igshid|ref_src|cmpid|ncid|sr_share)$", re.I)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
 _ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.I | re.S)
+_DOCTYPE_SUBSET_TEXT = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
+_ENTITY_DECL_TEXT = re.compile(r"<!ENTITY[^>]*>", re.I | re.S)
+#: (prefix, codec) of the UTF-16/32 forms an XML document may start with (XML 1.0, F.1): a
+#: byte-order mark (kept), or a NUL-padded "<" or "<?". UTF-32 first: its LE mark starts
+#: like UTF-16's.
+_WIDE_FORMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+               (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+               (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+               (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
 _WS = re.compile(r"\s+")
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
                "blockquote", "tr", "table", "section", "article", "pre", "hr"}
@@ -144,8 +153,21 @@ def defuse_xml(body: bytes) -> tuple[bytes, bool]:
     """Remove DOCTYPE internal subsets, entity declarations and NUL bytes.
 
     Returns the cleaned body and whether anything was removed. Entity references left
-    dangling stay as undefined text; nothing can expand.
+    dangling stay as undefined text; nothing can expand. A UTF-16 or UTF-32 body is cleaned
+    as text and re-encoded in its own encoding (its NUL bytes are characters, not junk).
     """
+    for prefix, codec in _WIDE_FORMS:
+        if body.startswith(prefix):
+            bom = prefix if b"<" not in prefix else b""
+            try:
+                text = body[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                break  # not really UTF-16/32: clean it as bytes
+            cleaned_text = _ENTITY_DECL_TEXT.sub("", _DOCTYPE_SUBSET_TEXT.sub("", text))
+            cleaned_text = cleaned_text.replace("\x00", "")
+            if cleaned_text == text:
+                return body, False
+            return bom + cleaned_text.encode(codec), True
     cleaned = _DOCTYPE_SUBSET.sub(b"", body)
     cleaned = _ENTITY_DECL.sub(b"", cleaned)
     cleaned = cleaned.replace(b"\x00", b"")
@@ -219,13 +241,18 @@ def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime
 
 def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
                     language: str | None = None) -> Article | None:
-    """One feedparser entry -> :class:`Article`, or None if it has nothing to identify it."""
+    """One feedparser entry -> :class:`Article`, or None if it has nothing to identify it.
+
+    An entry with an id or a usable link but no text is kept (empty title and summary): the
+    story exists, and its page may still bring the text. Only an entry with no id, no link
+    and no text is dropped.
+    """
     title = html_to_text(entry.get("title"))[:1000]
     summary = _summary(entry)
     link = canonical_url(entry.get("link"), settings.max_url_length)
     raw_id = entry.get("id") or entry.get("guid")
     guid = _WS.sub(" ", str(raw_id)).strip()[:1000] if raw_id else ""
-    if not title and not summary:
+    if not title and not summary and not guid and not link:
         return None
     digest = content_hash(title, summary)
     if not guid:
@@ -245,7 +272,7 @@ def _summary(entry: Any) -> str:
         if isinstance(content, dict) and content.get("value"):
             candidates.append(content["value"])
     texts = [html_to_text(c) for c in candidates]
-    return max(texts, key=len)[:200_000] if texts else ""
+    return max(texts, key=len) if texts else ""
 
 
 def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool]:
@@ -286,6 +313,6 @@ def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> 
                 published, estimated = iso(when), False
         except ValueError:
             pass  # unparseable date: keep the import time, flagged as estimated
-    return Article(guid=guid, url=url, title=title, summary=text[:200_000],
+    return Article(guid=guid, url=url, title=title, summary=text,
                    published_at=published, published_estimated=estimated,
                    language=_language(record.get("language")), content_hash=digest)

@@ -116,17 +116,20 @@ class LocalServer:
         if not streamed:
             h.wfile.write(body)
             return
+        if reply.reset_after is not None:
+            import socket
+            import struct
+
+            h.wfile.write(body[: reply.reset_after])
+            h.wfile.flush()
+            time.sleep(0.05)
+            # SO_LINGER 0: close() sends a TCP RST instead of a clean FIN.
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+            return
         sent = 0
         step = 1 if reply.drip else 65536
         while sent < len(body) and not self._stop.is_set():
-            if reply.reset_after is not None and sent >= reply.reset_after:
-                import socket
-                import struct
-
-                h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                        struct.pack("ii", 1, 0))
-                h.connection.close()
-                return
             h.wfile.write(body[sent:sent + step])
             h.wfile.flush()
             sent += step

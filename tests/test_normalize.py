@@ -73,3 +73,40 @@ def test_defuse_removes_internal_subset() -> None:
     cleaned, changed = defuse_xml(body)
     assert changed and b"<!ENTITY" not in cleaned and b"<!DOCTYPE" not in cleaned
     assert cleaned.startswith(b'<?xml version="1.0"?><rss>')
+
+
+def test_entry_with_only_a_link_or_an_id_is_kept_with_empty_title() -> None:
+    by_link = normalize_entry(entry("<item><link>https://e.org/a</link></item>"),
+                              fetched_at=NOW, settings=Settings())
+    assert by_link is not None
+    assert (by_link.guid, by_link.url, by_link.title, by_link.summary) == (
+        "https://e.org/a", "https://e.org/a", "", "")
+    by_id = normalize_entry(entry('<item><guid isPermaLink="false">tag:e.org,2025:7</guid>'
+                                  "</item>"), fetched_at=NOW, settings=Settings())
+    assert by_id is not None and by_id.guid == "tag:e.org,2025:7" and by_id.title == ""
+
+
+def test_entry_with_no_id_link_or_text_is_dropped() -> None:
+    empty = normalize_entry(entry("<item><description>&lt;img src='x.png'/&gt;</description>"
+                                  "<link>javascript:alert(1)</link></item>"),
+                            fetched_at=NOW, settings=Settings())
+    assert empty is None
+
+
+def test_defuse_keeps_utf16_and_utf32_documents_intact() -> None:
+    doc = ('<?xml version="1.0" encoding="{enc}"?><rss version="2.0"><channel><title>t</title>'
+           "<item><title>Баканов</title><guid>g</guid></item></channel></rss>")
+    for enc in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        body = doc.format(enc=enc).encode(enc)
+        cleaned, changed = defuse_xml(body)
+        assert (cleaned, changed) == (body, False), enc
+        assert feedparser.parse(cleaned).entries[0].title == "Баканов"
+
+
+def test_defuse_removes_internal_subset_from_utf16_document() -> None:
+    doc = ('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE rss [<!ENTITY a "aaaa">'
+           '<!ENTITY b "&a;&a;">]><rss version="2.0"><channel><title>&b;</title></channel></rss>')
+    cleaned, changed = defuse_xml(doc.encode("utf-16"))
+    text = cleaned.decode("utf-16")
+    assert changed and "<!ENTITY" not in text and "<!DOCTYPE" not in text
+    assert text.startswith('<?xml version="1.0" encoding="utf-16"?><rss')

@@ -98,15 +98,27 @@ class Store:
         conn = self.conn
         if conn.in_transaction:
             raise StoreError("nested transaction")
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            message = str(exc)
+            if "full" in message or "locked" in message or "disk" in message or \
+                    "readonly" in message:
+                # Nothing of this transaction was written; everything committed before is
+                # intact. Say so plainly instead of a traceback.
+                raise StoreError(f"{self.path}: write failed and was rolled back "
+                                 f"({message})") from None
             raise
-        else:
-            conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dictionaries."""
