@@ -288,7 +288,11 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     from .digest import write_digest
 
     with Store(db_path) as store:
-        digest_path = write_digest(store, folder / "digests", datetime.now(UTC).date(), "UTC")
+        # The demo's stories span ten days: report the latest day that has matches.
+        latest = store.scalar("SELECT max(published_at) FROM event_log")
+        day = (datetime.fromisoformat(latest.replace("Z", "+00:00")).date() if latest
+               else datetime.now(UTC).date())
+        digest_path = write_digest(store, folder / "digests", day, "UTC")
     out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
     out.print(f"demo database: {db_path}")
 

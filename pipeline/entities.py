@@ -56,6 +56,7 @@ class Titles:
     connectors: frozenset[str]
     stops: frozenset[str]
     modifiers: frozenset[str]
+    not_entities: frozenset[str]
     version: str
 
 
@@ -71,6 +72,7 @@ def load_titles(path: Path | None = None) -> Titles:
                   connectors=frozenset(fold(w) for w in data.get("connectors", [])),
                   stops=frozenset(fold(w) for w in data.get("stops", [])),
                   modifiers=frozenset(fold(w) for w in data.get("modifiers", [])),
+                  not_entities=frozenset(fold(w) for w in data.get("not_entities", [])),
                   version=hashlib.sha256(raw).hexdigest()[:8])
 
 
@@ -254,7 +256,8 @@ class Analyzer:
         text = _clean(span.text)
         if label == "PERSON":  # "archaeologist Selin Aydin" -> "Selin Aydin"
             text = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", text)
-        if not text or not text[0].isupper() or len(text) > 80:
+        if not text or not text[0].isupper() or len(text) > 80 or \
+                fold(text) in self.titles.not_entities:
             return None
         if text in surnames:  # a known surname the model labelled ORG or GPE
             known = surnames[text]
