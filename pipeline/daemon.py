@@ -117,7 +117,7 @@ class Daemon:
     def __init__(self, options: DaemonOptions,
                  on_fetch: Callable[[FeedReport], None] | None = None) -> None:
         self.options = options
-        self.config: Config = load_config(options.config_path)
+        self.config: Config = self._load(options.config_path)
         self.on_fetch = on_fetch
         self.stop_event = threading.Event()
         self._reload_event = threading.Event()
@@ -299,6 +299,16 @@ class Daemon:
         if self._mtime() != self._config_mtime:
             self._reload_event.set()
 
+    @staticmethod
+    def _load(path: Path) -> Config:
+        """feeds.yaml, with NER kept in-process: forking spaCy workers from a process that
+        runs scheduler and fetch threads risks a deadlock, and daemon batches are small."""
+        import dataclasses
+
+        config = load_config(path)
+        return dataclasses.replace(config, settings=dataclasses.replace(config.settings,
+                                                                        nlp_processes=1))
+
     def _mtime(self) -> float:
         try:
             return self.options.config_path.stat().st_mtime
@@ -309,7 +319,7 @@ class Daemon:
         """Re-read feeds.yaml; keep the last good configuration if the new one is invalid."""
         self._config_mtime = self._mtime()
         try:
-            config = load_config(self.options.config_path)
+            config = self._load(self.options.config_path)
         except ConfigError as exc:
             log.error("configuration reload failed, keeping the last good one: %s", exc)
             with Store(self.options.db_path) as store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ MODEL_LABELS = {"PERSON": "PERSON", "ORG": "ORGANIZATION", "GPE": "PLACE", "LOC"
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LETTER = re.compile(r"[^\W\d_]")
 CONTEXT_WINDOW = 8
+MIN_TEXTS_PER_PROCESS_POOL = 200
 _POSSESSIVE = re.compile(r"(?:['\u2019]s?)$")
 
 
@@ -141,10 +142,17 @@ class Analyzer:
         # Surnames shared by two gazetteer people (Williams) resolve only via a full name.
         self._surnames = {name: ids[0] for name, ids in owners.items() if len(ids) == 1}
 
-    def analyze(self, texts: Iterable[str]) -> Iterator[list[Mention]]:
-        """Mentions for each text, in order. Texts longer than ``max_chars`` are cut."""
+    def analyze(self, texts: Sequence[str]) -> Iterator[list[Mention]]:
+        """Mentions for each text, in order. Texts longer than ``max_chars`` are cut.
+
+        Worker processes (``n_process``) start only for a sequence long enough to repay
+        their start-up; linking runs here while the workers parse the next texts.
+        """
+        if not isinstance(texts, Sequence):
+            texts = list(texts)
+        n_process = self.n_process if len(texts) >= MIN_TEXTS_PER_PROCESS_POOL else 1
         bounded = (t[: self.max_chars] for t in texts)
-        for doc in self.nlp.pipe(bounded, batch_size=self.batch_size, n_process=self.n_process):
+        for doc in self.nlp.pipe(bounded, batch_size=self.batch_size, n_process=n_process):
             yield self.link(doc)
 
     def analyze_one(self, text: str) -> list[Mention]:

@@ -29,6 +29,8 @@ from .store import Store
 log = logging.getLogger(__name__)
 NLP_MAX_ATTEMPTS = 3
 BATCH = 64
+STREAM_CHUNK = 2000
+NER_ERRORS = (ValueError, RuntimeError, MemoryError, IndexError, KeyError)
 BACKGROUND_SAMPLE = 5000
 
 ProgressFn = Callable[[str, Any], None]
@@ -53,50 +55,67 @@ def analysis_text(title: str, text: str) -> str:
 def run_entities(store: Store, settings: Settings, *, matcher: Matcher | None = None,
                  progress: ProgressFn | None = None) -> dict[str, int]:
     """NER (then matching, in the same transaction) on every article whose NLP version is
-    missing or stale."""
+    missing or stale.
+
+    Texts stream through one ``nlp.pipe`` call per chunk (so ``nlp_processes`` > 1 starts
+    its workers once, not per batch); results are written every ``BATCH`` articles.
+    """
     analyzer = get_analyzer(settings)
     todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
     if progress:
         progress("stage:entities", len(todo))
-    done = failed = mentions = 0
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start:start + BATCH]
-        results, failures = _analyze_batch(analyzer, batch)
-        texts = {r["id"]: analysis_text(r["title"], r["text"]) for r in batch}
-        now = iso(now_utc())
-        after = None
-        if matcher is not None:
-            def after(conn: Any, results: list = results, texts: dict = texts,
-                      now: str = now) -> None:
-                for article_id, ms in results:
-                    matcher.write(conn, article_id, texts[article_id], ms, analyzer.version,
-                                  now)
-        store.save_mentions(results, analyzer.version, now, after=after)
-        for article_id, error in failures:
-            store.record_nlp_failure(article_id, error)
-        done += len(results)
-        failed += len(failures)
-        mentions += sum(len(m) for _, m in results)
-        if progress:
-            progress("nlp", len(batch))
-    return {"analyzed": done, "failed": failed, "mentions": mentions}
-
-
-def _analyze_batch(analyzer: Analyzer, batch: list[dict[str, Any]]) -> tuple[
-        list[tuple[int, list[Mention]]], list[tuple[int, str]]]:
-    texts = [analysis_text(row["title"], row["text"]) for row in batch]
-    try:
-        return list(zip((r["id"] for r in batch), analyzer.analyze(texts), strict=True)), []
-    except (ValueError, RuntimeError, MemoryError, IndexError, KeyError) as exc:
-        log.warning("NER batch failed (%s); retrying article by article", exc)
-    results, failures = [], []
-    for row, text in zip(batch, texts, strict=True):
+    counts = {"analyzed": 0, "failed": 0, "mentions": 0}
+    for start in range(0, len(todo), STREAM_CHUNK):
+        chunk = todo[start:start + STREAM_CHUNK]
+        texts = [analysis_text(r["title"], r["text"]) for r in chunk]
         try:
-            results.append((row["id"], analyzer.analyze_one(text)))
-        except (ValueError, RuntimeError, MemoryError, IndexError, KeyError) as exc:
-            log.warning("NER failed on article %s: %s", row["id"], exc)
-            failures.append((row["id"], f"{type(exc).__name__}: {exc}"))
-    return results, failures
+            stream = zip(chunk, texts, analyzer.analyze(texts), strict=True)
+            pending: list[tuple[dict[str, Any], str, list[Mention]]] = []
+            for item in stream:
+                pending.append(item)
+                if len(pending) == BATCH:
+                    _save_batch(store, analyzer, matcher, pending, [], counts, progress)
+                    pending = []
+            _save_batch(store, analyzer, matcher, pending, [], counts, progress)
+        except NER_ERRORS as exc:
+            log.warning("NER stream failed (%s); going on article by article", exc)
+            rest = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
+            rest_ids = {r["id"] for r in rest}
+            for row, text in zip(chunk, texts, strict=True):
+                if row["id"] not in rest_ids:
+                    continue  # saved before the failure
+                try:
+                    done = [(row, text, analyzer.analyze_one(text))]
+                    _save_batch(store, analyzer, matcher, done, [], counts, progress)
+                except NER_ERRORS as one:
+                    log.warning("NER failed on article %s: %s", row["id"], one)
+                    _save_batch(store, analyzer, matcher, [],
+                                [(row["id"], f"{type(one).__name__}: {one}")], counts, progress)
+    return counts
+
+
+def _save_batch(store: Store, analyzer: Analyzer, matcher: Matcher | None,
+                items: list[tuple[dict[str, Any], str, list[Mention]]],
+                failures: list[tuple[int, str]], counts: dict[str, int],
+                progress: ProgressFn | None) -> None:
+    """Write one batch: mentions, version stamps and match events in one transaction."""
+    if items:
+        now = iso(now_utc())
+        results = [(row["id"], mentions) for row, _t, mentions in items]
+
+        def after(conn: Any) -> None:
+            if matcher is not None:
+                for row, text, mentions in items:
+                    matcher.write(conn, row["id"], text, mentions, analyzer.version, now)
+
+        store.save_mentions(results, analyzer.version, now, after=after)
+        counts["analyzed"] += len(items)
+        counts["mentions"] += sum(len(m) for _r, _t, m in items)
+    for article_id, error in failures:
+        store.record_nlp_failure(article_id, error)
+        counts["failed"] += 1
+    if progress and (items or failures):
+        progress("nlp", len(items) + len(failures))
 
 
 def seeds_folder(config: Config) -> Path:
