@@ -12,7 +12,6 @@ default pipeline and row-by-row inserts (measured on a sample, reported as a rat
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sqlite3
 import sys
 import tempfile

@@ -145,7 +145,7 @@ def build_profile(seed: Seed, mentions: Sequence[Mention], background: Backgroun
     terms = {t: w / norm for t, w in vector.items()}
     phrases = dict(_auto_phrases(body, background))
     phrases.update(seed.phrase_boosts)
-    version = f"{seed.digest}-s{SCORER_VERSION}"
+    version = f"{seed.digest}-s{SCORER_VERSION}"  # as in stages.matcher_version
     return Profile(seed_id=seed.id, title=seed.title, version=version, entities=top,
                    terms=terms, phrases=phrases)
 

@@ -23,7 +23,7 @@ from .entities import Analyzer, Mention
 from .fetch import Fetcher, now_utc
 from .match import SCORER_VERSION, Background, Profile, build_profile, score, tokens
 from .normalize import iso
-from .seeds import load_seeds
+from .seeds import Seed, load_seeds
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,14 @@ class Matcher:
         return len(kept)
 
 
+def matcher_version(seeds: Sequence[Seed], settings: Settings) -> str:
+    """What the stored events depend on: the seeds, the scorer and the threshold (not the
+    background corpus, whose weights drift slowly; ``reprocess --all`` re-weighs)."""
+    key = "|".join(sorted(f"{s.digest}-s{SCORER_VERSION}" for s in seeds))
+    key += f"|t{settings.match_threshold}"
+    return f"m{SCORER_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
 def build_matcher(store: Store | None, config: Config, *, record: bool = True) -> Matcher:
     """Load the seeds, weigh them against the stored corpus (or, without a store, against
     the seeds alone) and, with ``record``, write them to the ``seeds`` table."""
@@ -171,8 +179,7 @@ def build_matcher(store: Store | None, config: Config, *, record: bool = True) -
         background = Background.from_texts(seed_texts)
     profiles = [build_profile(seed, mentions, background)
                 for seed, mentions in zip(seeds, analyzer.analyze(seed_texts), strict=True)]
-    key = "|".join(sorted(p.version for p in profiles)) + f"|t{settings.match_threshold}"
-    version = f"m{SCORER_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    version = matcher_version(seeds, settings)
     now = iso(now_utc())
     if store is not None and record:
         store.upsert_seeds([{"id": seed.id, "title": seed.title, "path": seed.path,
@@ -258,7 +265,13 @@ def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
     if pages["pages"]:
         stats["full text"] = (f"{pages['pages']} pages, {pages['extracted']} extracted, "
                               f"{pages['failed']} failed")
-    matcher = matcher or build_matcher(store, config)
+    analyzer = get_analyzer(config.settings)
+    if matcher is None:
+        version = matcher_version(load_seeds(seeds_folder(config)), config.settings)
+        if not store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS, limit=1) and \
+                not store.articles_needing_match(version, limit=1):
+            return stats  # nothing new or stale: no seed profiles to build
+        matcher = build_matcher(store, config)
     ner = run_entities(store, config.settings, matcher=matcher, progress=progress)
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (
         f", {ner['failed']} failed" if ner["failed"] else "")

@@ -66,6 +66,16 @@ class LocalServer:
 
         self._httpd = ThreadingHTTPServer((host, 0), H)
         self._httpd.daemon_threads = True
+        default_handle_error = self._httpd.handle_error
+
+        def handle_error(request: object, client_address: object) -> None:
+            import sys
+
+            if isinstance(sys.exc_info()[1], ConnectionError):
+                return  # a client that went away (killed, timed out): not a server bug
+            default_handle_error(request, client_address)  # type: ignore[arg-type]
+
+        self._httpd.handle_error = handle_error  # type: ignore[method-assign]
         self.base = f"http://{host}:{self._httpd.server_address[1]}"
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
