@@ -1,0 +1,45 @@
+"""Every benchmark runs at a tiny size, so none can rot. No timing is asserted here."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import fetch_concurrency, ingest, ner_speed, scale, soak, xml_bomb
+
+pytestmark = pytest.mark.slow
+
+
+def test_ner_speed_smoke(capsys) -> None:
+    result = ner_speed.main(["--docs", "4"])
+    assert result["full_wps"] > 0 and result["stage_wps"] > 0
+    assert "ratio stage/full-pipeline" in capsys.readouterr().out
+
+
+def test_ingest_smoke(capsys) -> None:
+    result = ingest.main(["--feeds", "2", "--items", "3", "--naive-sample", "2"])
+    assert result["stored"] == 6
+    assert "ratio ingest/floor" in capsys.readouterr().out
+
+
+def test_fetch_concurrency_smoke() -> None:
+    result = fetch_concurrency.main(["--feeds", "6", "--delay", "0.05"])
+    assert result["not_modified"] == 6
+    assert result["second_parses"] == 0 and result["second_ner"] == 0
+
+
+def test_scale_smoke(capsys) -> None:
+    result = scale.main(["--articles", "300", "--mentions", "3000", "--matches", "40"])
+    assert result["size_per_1000_mb"] > 0
+    assert "NO" not in [line.split()[-1] for line in capsys.readouterr().out.splitlines()
+                        if line.rstrip().endswith(("yes", "NO"))]
+
+
+def test_soak_smoke() -> None:
+    result = soak.main(["--feeds", "2", "--seconds", "8"])
+    assert result["fetches"] > 2 and result["mean_mb"] > 0
+
+
+def test_xml_bomb_smoke(capsys) -> None:
+    xml_bomb.main()
+    out = capsys.readouterr().out
+    assert "with defuse_xml" in out and "feedparser alone" in out
