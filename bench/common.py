@@ -112,18 +112,19 @@ def timed() -> Iterator[dict[str, float]]:
         box["seconds"] = time.perf_counter() - start
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process in MiB."""
+def _status_mb(key: str) -> float:
     with open(f"/proc/{os.getpid()}/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB."""
+    return _status_mb("VmRSS:")
 
 
 def peak_rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak resident set size of this process in MiB."""
+    return _status_mb("VmHWM:")

@@ -66,3 +66,19 @@ def test_fetch_unknown_feed_is_a_clear_error(tmp_path: Path) -> None:
                                       "fetch", "--feed", "nope"])
     assert isinstance(result.exception, ConfigError)
     assert "no feed named 'nope'" in str(result.exception)
+
+
+def test_init_creates_the_schema_and_registers_feeds(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - {name: a, url: 'http://127.0.0.1:1/f'}\n"
+                      "  - {name: b, url: 'http://127.0.0.1:1/g', enabled: false}\n")
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "t.db"), "--config", str(config),
+                                      "init"])
+    assert result.exit_code == 0
+    assert "schema version 4" in result.output and "2 feeds configured" in result.output
+    from pipeline.store import Store
+
+    with Store(tmp_path / "t.db") as store:
+        assert [(r["name"], r["enabled"]) for r in store.feed_status()] == [("a", 1), ("b", 0)]
+        assert {"articles_fts", "event_log", "matches", "mentions", "pages"} <= set(
+            store.db.table_names()) | set(store.db.view_names())

@@ -78,6 +78,7 @@ def test_daemon_fetches_heartbeats_and_stops_cleanly_on_sigterm(tmp_path: Path) 
         assert DbLock.holder(db) is None
 
 
+@pytest.mark.fault
 @pytest.mark.slow
 def test_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
     with LocalServer() as server:
@@ -93,6 +94,7 @@ def test_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
             assert first.wait(timeout=10) == 0
 
 
+@pytest.mark.fault
 def test_stale_lock_from_a_killed_daemon_does_not_block(tmp_path: Path) -> None:
     lock = Path(f"{tmp_path / 'd.db'}.lock")
     lock.write_text("999999\n")  # a dead daemon's pid, no flock held
@@ -105,6 +107,7 @@ def test_stale_lock_from_a_killed_daemon_does_not_block(tmp_path: Path) -> None:
         fresh.release()
 
 
+@pytest.mark.fault
 @pytest.mark.slow
 def test_sigterm_during_a_fetch_loses_nothing(tmp_path: Path) -> None:
     with LocalServer() as server:
@@ -137,6 +140,7 @@ def run_in_thread(daemon: Daemon) -> threading.Thread:
     return thread
 
 
+@pytest.mark.fault
 def test_a_job_that_raises_is_recorded_and_does_not_stop_the_others(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = daemon_mod.run_pass
@@ -170,6 +174,7 @@ def test_a_job_that_raises_is_recorded_and_does_not_stop_the_others(
         assert not thread.is_alive()
 
 
+@pytest.mark.fault
 def test_config_reload_good_and_bad(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(daemon_mod, "CONFIG_POLL_SECONDS", 0.5)
     with LocalServer() as server:
@@ -197,6 +202,7 @@ def test_config_reload_good_and_bad(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             thread.join(timeout=15)
 
 
+@pytest.mark.fault
 def test_backoff_state_survives_a_restart(tmp_path: Path) -> None:
     with LocalServer() as server:
         url = server.route("/down.xml", Reply(status=503, headers={"Retry-After": "3600"}))

@@ -356,6 +356,7 @@ def hostile(store: Store) -> Store:
     return store
 
 
+@pytest.mark.fault
 def test_html_escapes_feed_text_and_links_only_http_urls(hostile: Store) -> None:
     html = build_digest(hostile, DAY, "html", "UTC", now=NOW)
     assert "<script" not in html
@@ -367,6 +368,7 @@ def test_html_escapes_feed_text_and_links_only_http_urls(hostile: Store) -> None
     assert '<span class="title">&lt;script&gt;' in html  # the title, unlinked
 
 
+@pytest.mark.fault
 def test_markdown_escapes_feed_text_and_links_only_http_urls(hostile: Store) -> None:
     md = build_digest(hostile, DAY, "md", "UTC", now=NOW)
     assert "](javascript:" not in md and "](data:" not in md
@@ -401,6 +403,7 @@ def test_json_keeps_feed_text_as_it_is(hostile: Store) -> None:
     ("http://[::1", None),
     (None, None),
 ])
+@pytest.mark.fault
 def test_only_absolute_http_urls_become_links(url: str | None, expected: str | None) -> None:
     assert http_url(url) == expected
 

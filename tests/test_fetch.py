@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from pipeline.ingest import run_pass
 from pipeline.store import Store
 
@@ -82,6 +84,7 @@ def test_redirect_is_followed(server: LocalServer, store: Store) -> None:
     assert report.new == 2
 
 
+@pytest.mark.fault
 def test_redirect_loop_is_a_recorded_error(server: LocalServer, store: Store) -> None:
     server.route("/a.xml", Reply(status=302, headers={"Location": "/b.xml"}))
     url = server.route("/b.xml", Reply(status=302, headers={"Location": "/a.xml"}))
@@ -90,6 +93,7 @@ def test_redirect_loop_is_a_recorded_error(server: LocalServer, store: Store) ->
     assert fetch_rows(store)[0]["outcome"] == "failed"
 
 
+@pytest.mark.fault
 def test_too_many_redirects(server: LocalServer, store: Store) -> None:
     for i in range(10):
         server.route(f"/r{i}", Reply(status=302, headers={"Location": f"/r{i + 1}"}))
@@ -113,6 +117,7 @@ def test_404_and_500_are_recorded_and_back_off(server: LocalServer, store: Store
     assert server.hits["/gone.xml"] == 1
 
 
+@pytest.mark.fault
 def test_backoff_grows_and_feed_is_flagged_disabled(server: LocalServer, store: Store) -> None:
     url = server.route("/err.xml", Reply(status=503, body=b"", content_type="text/plain"))
     config = make_config({"f": url}, disable_after=3)
@@ -136,6 +141,7 @@ def test_429_retry_after_is_honoured(server: LocalServer, store: Store) -> None:
     assert 7000 < wait.total_seconds() <= 7200
 
 
+@pytest.mark.fault
 def test_server_slower_than_timeout(server: LocalServer, store: Store) -> None:
     url = server.route("/slow.xml", Reply(rss(items(1)), delay=3))
     report = run_pass(store, make_config({"f": url}, timeout_read=0.5), process=False)
@@ -158,6 +164,7 @@ def test_one_slow_feed_does_not_delay_the_others(server: LocalServer, store: Sto
     assert count(store, "articles") == 7
 
 
+@pytest.mark.fault
 def test_body_over_the_limit(server: LocalServer, store: Store) -> None:
     big = rss(items(400))
     url = server.route("/big.xml", Reply(big))
@@ -165,6 +172,7 @@ def test_body_over_the_limit(server: LocalServer, store: Store) -> None:
     assert report.feeds[0].error == "body too large"
 
 
+@pytest.mark.fault
 def test_chunked_body_without_length_over_the_limit(server: LocalServer, store: Store) -> None:
     url = server.route("/big.xml", Reply(rss(items(400)), chunked=True))
     report = run_pass(store, make_config({"f": url}, max_body_bytes=10_000), process=False)
@@ -176,6 +184,7 @@ def test_gzip_feed_is_decoded(server: LocalServer, store: Store) -> None:
     assert run_pass(store, make_config({"f": url}), process=False).new == 3
 
 
+@pytest.mark.fault
 def test_gzip_bomb_stops_at_the_decompressed_limit(server: LocalServer, store: Store) -> None:
     bomb = b"<rss>" + b" " * (50 * 1024 * 1024)
     url = server.route("/bomb.xml", Reply(bomb, gzip=True))
@@ -192,6 +201,7 @@ def test_malformed_xml_with_entries_is_kept(server: LocalServer, store: Store) -
     assert any("malformed feed kept" in n for n in report.feeds[0].notes)
 
 
+@pytest.mark.fault
 def test_html_page_instead_of_feed_is_an_error(server: LocalServer, store: Store) -> None:
     page = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>" \
            b"<p>Checking your browser</p></body></html>"
@@ -201,6 +211,7 @@ def test_html_page_instead_of_feed_is_an_error(server: LocalServer, store: Store
     assert report.feeds[0].error == "html page, not a feed"
 
 
+@pytest.mark.fault
 def test_empty_200_is_an_error(server: LocalServer, store: Store) -> None:
     url = server.route("/f.xml", Reply(b""))
     report = run_pass(store, make_config({"f": url}), process=False)
@@ -242,6 +253,7 @@ def test_tracking_parameters_do_not_create_duplicates(server: LocalServer, store
     assert count(store, "articles") == 1
 
 
+@pytest.mark.fault
 def test_one_bad_feed_does_not_hurt_the_others(server: LocalServer, store: Store) -> None:
     good = server.route("/good.xml", Reply(rss(items(3))))
     bad = server.route("/bad.xml", Reply(b"\x00\xff garbage", content_type="text/plain"))

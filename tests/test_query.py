@@ -43,6 +43,7 @@ def db(tmp_path: Path) -> Path:
     "SELECT 1; DELETE FROM articles",
     "CREATE TEMP TABLE t(a)",
 ])
+@pytest.mark.fault
 def test_writes_are_refused_and_nothing_changes(db: Path, sql: str) -> None:
     tmp = db.parent
     with pytest.raises(QueryError):
