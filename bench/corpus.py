@@ -33,7 +33,8 @@ FILLER = ["officials said the schedule remained tight", "the budget request was 
           "years of joint work", "analysts expect further talks later this year", "the plan "
           "depends on funding decisions in Congress", "negotiators met for two days",
           "the review found no major problems", "the mission will carry new experiments",
-          "a final decision is expected next month"]
+          "a final decision is expected next month", "the station's deorbit schedule was "
+          "discussed"]
 TEMPLATES = [
     "{person}, the {title}, said on {day} that {filler}.",
     "{agency} and {agency2} discussed {program} in {place}, where {filler}.",

@@ -46,9 +46,14 @@ class Context:
 
     def settings(self) -> Settings:
         """The configured settings, or the defaults when there is no feeds.yaml."""
+        return self.pipeline_config().settings
+
+    def pipeline_config(self) -> Config:
+        """The configuration, or the defaults with no feeds when there is no feeds.yaml
+        (``analyze``, ``import`` and friends work without one)."""
         if self.config_path.exists():
-            return self.config.settings
-        return Settings()
+            return self.config
+        return Config(feeds=(), settings=Settings())
 
     def store(self) -> Store:
         return Store(self.db_path)
@@ -117,7 +122,7 @@ def feed_progress(total: int, label: str = "fetching") -> Iterator[Any]:
         def update(event: str, item: FeedReport | None) -> None:
             if event == "feed" and item is not None:
                 progress.update(task, advance=1, last=item.feed)
-            elif event == "nlp" and isinstance(item, int):
+            elif event == "advance" and isinstance(item, int):
                 progress.update(task, advance=item)
             elif event.startswith("stage:"):
                 total = item if isinstance(item, int) else None
@@ -344,7 +349,7 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
 
     settings = ctx.settings()
     analyzer = get_analyzer(settings)
-    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    config = ctx.pipeline_config()
     if ctx.db_path.exists():  # weigh seeds against the stored corpus, but write nothing
         with ctx.store() as store:
             matcher = build_matcher(store, config, record=False)
@@ -404,7 +409,7 @@ def import_(ctx: Context, file: str) -> None:
             err.print(f"line {number}: {error or 'unusable record'}")
             continue
         articles.append(article)
-    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    config = ctx.pipeline_config()
     with ctx.store() as store:
         saved = store.save_articles(articles, iso(now))
         with feed_progress(len(articles), "analyzing") as progress:
@@ -452,7 +457,7 @@ def reprocess(ctx: Context, everything: bool) -> None:
     from .stages import get_analyzer, process_pending
 
     settings = ctx.settings()
-    config = ctx.config if ctx.config_path.exists() else Config(feeds=(), settings=settings)
+    config = ctx.pipeline_config()
     with ctx.store() as store:
         if everything:
             store.reset_nlp()
@@ -474,20 +479,13 @@ def _check_date(value: str) -> None:
 # -- matching and the event log ------------------------------------------------------------
 
 
-def _pipeline_config(ctx: Context) -> Config:
-    """The configuration, or defaults (no feeds) when there is no feeds.yaml."""
-    if ctx.config_path.exists():
-        return ctx.config
-    return Config(feeds=(), settings=Settings())
-
-
 @cli.command()
 @pass_ctx
 def seeds(ctx: Context) -> None:
     """List the seed stories in seeds/ with their top entities, terms and phrases."""
     from .stages import build_matcher, seeds_folder
 
-    config = _pipeline_config(ctx)
+    config = ctx.pipeline_config()
     store = ctx.store() if ctx.db_path.exists() else None
     try:
         matcher = build_matcher(store, config, record=store is not None)
@@ -516,7 +514,7 @@ def rematch(ctx: Context) -> None:
     """
     from .stages import build_matcher, run_matching
 
-    config = _pipeline_config(ctx)
+    config = ctx.pipeline_config()
     with ctx.store() as store:
         matcher = build_matcher(store, config)
         todo = len(store.articles_needing_match(matcher.version))
@@ -609,7 +607,7 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
 
     from .stages import analysis_text, build_matcher
 
-    config = _pipeline_config(ctx)
+    config = ctx.pipeline_config()
     with ctx.store() as store:
         rows = store.articles_by_id([article_id])
         if not rows:

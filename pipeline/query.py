@@ -64,7 +64,7 @@ WITH counts AS (
   SELECT m.entity_id,
          sum(a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS this_week,
          sum(a.published_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS last_week
-  FROM articles a JOIN mentions m ON m.article_id = a.id
+  FROM articles a CROSS JOIN mentions m ON m.article_id = a.id  -- recent articles first
   WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-14 days')
   GROUP BY m.entity_id
 )
@@ -82,12 +82,12 @@ WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 GROUP BY day, source
 ORDER BY day DESC, articles DESC
 """.strip(), {}),
-    Example("full_text_search", "Full-text search (deorbit)", """
+    Example("full_text_search", "Full-text search, newest first (deorbit)", """
 SELECT a.id, a.published_at, a.title,
        snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
 FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
 WHERE articles_fts MATCH :q
-ORDER BY rank
+ORDER BY articles_fts.rowid DESC
 LIMIT 20
 """.strip(), {"q": "deorbit"}),
 ]

@@ -115,7 +115,7 @@ def _save_batch(store: Store, analyzer: Analyzer, matcher: Matcher | None,
         store.record_nlp_failure(article_id, error)
         counts["failed"] += 1
     if progress and (items or failures):
-        progress("nlp", len(items) + len(failures))
+        progress("advance", len(items) + len(failures))
 
 
 def seeds_folder(config: Config) -> Path:
@@ -210,7 +210,7 @@ def run_matching(store: Store, matcher: Matcher, *,
                 events += matcher.write(conn, row["id"], analysis_text(row["title"], row["text"]),
                                         mentions[row["id"]], row["nlp_version"], now)
         if progress:
-            progress("nlp", len(ids))
+            progress("advance", len(ids))
     return {"rescored": len(todo), "events": events}
 
 
@@ -238,7 +238,7 @@ def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = No
 
     def done(page: Any) -> None:
         if progress:
-            progress("nlp", 1)
+            progress("advance", 1)
 
     try:
         pages = fetch_pages(fetcher, settings, jobs, on_done=done)

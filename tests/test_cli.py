@@ -75,7 +75,7 @@ def test_init_creates_the_schema_and_registers_feeds(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "t.db"), "--config", str(config),
                                       "init"])
     assert result.exit_code == 0
-    assert "schema version 4" in result.output and "2 feeds configured" in result.output
+    assert "schema version 5" in result.output and "2 feeds configured" in result.output
     from pipeline.store import Store
 
     with Store(tmp_path / "t.db") as store:

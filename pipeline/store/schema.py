@@ -205,3 +205,14 @@ def _m0004(db: sqlite_utils.Database) -> None:
         CREATE INDEX articles_page_status ON articles(page_status);
         """
     )
+
+
+@migrations(name="0005_mentions_by_article_covering")
+def _m0005(db: sqlite_utils.Database) -> None:
+    # (article_id, entity_id): "which entities did recent articles name" reads the index only.
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS mentions_article;
+        CREATE INDEX mentions_article ON mentions(article_id, entity_id);
+        """
+    )
