@@ -82,7 +82,7 @@ WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 GROUP BY day, source
 ORDER BY day DESC, articles DESC
 """.strip(), {}),
-    Example("full_text_search", "Full-text search, newest first (deorbit)", """
+    Example("full_text_search", "Full-text search, latest stored first (deorbit)", """
 SELECT a.id, a.published_at, a.title,
        snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
 FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
