@@ -287,7 +287,9 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
         out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
                   + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
         if ex["evidence"]:
-            out.print(f"        evidence: “{ex['evidence'][0][:160]}”")
+            sentence = ex["evidence"][0]
+            short = sentence if len(sentence) <= 160 else sentence[:159].rsplit(" ", 1)[0] + "…"
+            out.print(f"        evidence: “{short}”")
     from datetime import UTC, datetime
 
     from .digest import write_digest
