@@ -234,7 +234,7 @@ class Daemon:
             config = self.config
             with Store(self.options.db_path) as store:
                 report = run_pass(store, config, only=[name], fetcher=self.fetcher,
-                                  process=False)
+                                  process=False, sync=False)
                 item = report.feeds[0] if report.feeds else None
                 if not self.stop_event.is_set():
                     with self._stages_lock:

@@ -87,15 +87,19 @@ def due_feeds(store: Store, feeds: Sequence[Feed], now: datetime, *, force: bool
 
 def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
              force: bool = False, progress: ProgressFn | None = None,
-             fetcher: Fetcher | None = None, process: bool = True) -> PassReport:
+             fetcher: Fetcher | None = None, process: bool = True,
+             sync: bool = True) -> PassReport:
     """Fetch the configured (enabled) feeds once and store what they hold.
 
     ``only`` limits the pass to the named feeds; ``force`` ignores backoff and the disabled
     flag. With ``process`` the later stages (full text, NER, matching) run on what changed.
+    ``sync`` first writes the configured feeds to the ``feeds`` table (the daemon does that
+    once at start-up and on reload instead of on every job).
     """
     settings = config.settings
     now = now_utc()
-    store.sync_feeds(config.feeds, settings.full_text, iso(now))
+    if sync:
+        store.sync_feeds(config.feeds, settings.full_text, iso(now))
     feeds = [config.feed(n) for n in only] if only else [f for f in config.feeds if f.enabled]
     todo, skipped = due_feeds(store, feeds, now, force=force)
     report = PassReport(feeds=list(skipped))
