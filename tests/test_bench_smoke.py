@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import fetch_concurrency, ingest, ner_speed, scale, soak, xml_bomb
+from bench import fetch_concurrency, ingest, ner_speed, scale, semantic, soak, xml_bomb
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +43,12 @@ def test_xml_bomb_smoke(capsys) -> None:
     xml_bomb.main()
     out = capsys.readouterr().out
     assert "with defuse_xml" in out and "feedparser alone" in out
+
+
+def test_semantic_reference_runs_or_says_why_not(capsys) -> None:
+    result = semantic.main()
+    out = capsys.readouterr().out
+    if result is None:
+        assert "skipped: the semantic extra is not installed" in out
+    else:
+        assert 0.0 <= result["minilm_ap"] <= 1.0 and "MiniLM" in out
