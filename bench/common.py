@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 from bench.corpus import Doc
 from pipeline.config import Config, Feed, Settings
+from pipeline.demo import send_conditional
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,20 +58,8 @@ class FeedFarm:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
-                if self.headers.get("If-None-Match") == etag:
+                if send_conditional(self, body, "application/rss+xml"):
                     farm.not_modified += 1
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return

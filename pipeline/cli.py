@@ -269,9 +269,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
                       f"{sum(1 for f in again.feeds if f.outcome == 'not_modified')} "
                       "feeds answered 304 Not Modified")
             top = store.top_entities(limit=12)
-            events = store.rows("SELECT e.score, e.title, e.feed, m.explanation FROM event_log e "
-                                "JOIN matches m ON m.id = e.event_id "
-                                "ORDER BY e.score DESC LIMIT 5")
+            events = store.top_events(5)
     table = Table(title="entities found in the sample feeds", title_justify="left")
     for col in ("entity", "kind", "mentions", "articles"):
         table.add_column(col)
@@ -280,9 +278,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     out.print(table)
     out.print("[bold]top matches for the seed stories[/]")
     for row in events:
-        import json
-
-        ex = json.loads(row["explanation"])
+        ex = row["explanation"]
         out.print(f"  {row['score']:.2f}  {row['title']}  [dim]({row['feed']})[/]")
         out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
                   + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
@@ -296,7 +292,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
 
     with Store(db_path) as store:
         # The demo's stories span ten days: report the latest day that has matches.
-        latest = store.scalar("SELECT max(published_at) FROM event_log")
+        latest = store.latest_event_published()
         day = (datetime.fromisoformat(latest.replace("Z", "+00:00")).date() if latest
                else datetime.now(UTC).date())
         digest_path = write_digest(store, folder / "digests", day, "UTC")

@@ -58,7 +58,7 @@ def rematch(ctx: Context) -> None:
         todo = len(store.articles_needing_match(matcher.version))
         with feed_progress(todo, "matching") as progress:
             stats = run_matching(store, matcher, progress=progress)
-        events = store.scalar("SELECT count(*) FROM matches")
+        events = store.match_count()
     out.print(f"{stats['rescored']} articles scored against {len(matcher.profiles)} seeds; "
               f"{events} match events in the log")
 
@@ -141,7 +141,6 @@ def serve(ctx: Context, port: int) -> None:
 @pass_ctx
 def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
     """Show why an article matched (or did not match) a seed: the score's breakdown."""
-    import json
 
     from .stages import analysis_text, build_matcher
 
@@ -152,9 +151,7 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
             raise SpaceWatchError(f"no article with id {article_id}")
         matcher = build_matcher(store, config, record=False)
         mentions = store.mentions_for([article_id])[article_id]
-        store_matches = [dict(r, explanation=json.loads(r["explanation"])) for r in store.rows(
-            "SELECT seed_id, score, explanation FROM matches WHERE article_id = ?",
-            [article_id])]
+        store_matches = store.matches_of(article_id)
     row = rows[0]
     results = matcher.results(analysis_text(row["title"], row["text"]), mentions)
     stored = {r["seed_id"]: (r["score"], r["explanation"]) for r in store_matches}

@@ -128,6 +128,7 @@ class Daemon:
         self.lock = DbLock(options.db_path)
         self.fetcher: Fetcher | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self._matcher_cache: tuple[Any, float, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ class Daemon:
         folder = seeds_folder(config)
         stamp = (tuple(sorted((p.name, p.stat().st_mtime) for p in folder.glob("*")))
                  if folder.is_dir() else (), config.settings)
-        cached = getattr(self, "_matcher_cache", None)
+        cached = self._matcher_cache
         if cached and cached[0] == stamp and time.monotonic() - cached[1] < \
                 MATCHER_MAX_AGE_SECONDS:
             return cached[2]
@@ -361,10 +362,7 @@ def daemon_status(store: Store, db_path: Path) -> dict[str, Any]:
     info = json.loads(meta["value"]) if meta and meta.get("value") else {}
     beat = meta["updated_at"] if meta else None
     config_error = store.get_meta("config_error")
-    errors = store.rows(
-        "SELECT f.started_at, feeds.name AS feed, f.error, f.detail FROM fetches f "
-        "JOIN feeds ON feeds.id = f.feed_id WHERE f.outcome = 'failed' "
-        "ORDER BY f.id DESC LIMIT 8")
+    errors = store.recent_errors()
     return {"running": pid is not None, "pid": pid, "heartbeat": beat,
             "schedule": info.get("schedule", {}) if pid is not None else {},
             "config_error": (config_error or {}).get("value") or None,

@@ -23,6 +23,27 @@ DATA_DIR = Path(__file__).parent / "demo_data"
 _DATE = re.compile(r"\{\{date:(\d+):(\d\d):(\d\d)\}\}")
 
 
+def send_conditional(handler: BaseHTTPRequestHandler, body: bytes, content_type: str) -> bool:
+    """Answer a GET with ``body`` and an ETag, or 304 when the client already has it.
+
+    Returns True when the answer was 304 Not Modified.
+    """
+    etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+    if handler.headers.get("If-None-Match") == etag:
+        handler.send_response(304)
+        handler.send_header("ETag", etag)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return True
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("ETag", etag)
+    handler.end_headers()
+    handler.wfile.write(body)
+    return False
+
+
 def render(text: str, base: str, today: datetime) -> str:
     """Fill in ``{{base}}`` and ``{{date:N:HH:MM}}`` placeholders."""
 
@@ -58,22 +79,11 @@ class DemoServer:
                     return
                 body = render(path.read_text(encoding="utf-8"), server.url,
                               server.today).encode("utf-8")
-                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
                 kind = ("application/rss+xml" if path.suffix == ".xml"
                         else "text/html; charset=utf-8")
                 if path.suffix == ".xml" and b"<feed" in body[:500]:
                     kind = "application/atom+xml"
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
+                send_conditional(self, body, kind)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return

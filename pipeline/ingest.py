@@ -37,8 +37,6 @@ class FeedReport:
     error: str | None = None
     detail: str | None = None
     notes: list[str] = field(default_factory=list)
-    new_ids: list[int] = field(default_factory=list)
-    changed_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -202,8 +200,7 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
                       new=len(saved.new_ids), updated=len(saved.updated_ids),
                       entries=len(parsed.articles) if parsed else 0,
                       duration_ms=result.duration_ms, error=result.error,
-                      detail=result.detail, notes=notes, new_ids=saved.new_ids,
-                      changed_ids=saved.updated_ids)
+                      detail=result.detail, notes=notes)
     for note in notes:
         log.info("feed %s: %s", feed.name, note)
     return item

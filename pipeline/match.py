@@ -17,6 +17,7 @@ inputs give the same score and the same explanation.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -163,6 +164,7 @@ def _auto_phrases(text: str, background: Background) -> list[tuple[str, float]]:
     return [(phrase, 1.0) for _s, phrase in scored[:TOP_AUTO_PHRASES]]
 
 
+@functools.lru_cache(maxsize=4096)
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     parts = [re.escape(p) for p in re.split(r"[\s\-]+", phrase.strip()) if p]
     return re.compile(r"(?<!\w)" + r"[\s\-]+".join(parts) + r"(?!\w)", re.I)

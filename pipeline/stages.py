@@ -246,7 +246,7 @@ def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = No
         if own:
             fetcher.close()
     for url, page in pages.items():
-        store.save_page(page, by_url[url], iso(now_utc()), settings.extract_max_attempts)
+        store.save_page(page, by_url[url], iso(now_utc()))
         counts["extracted" if page.ok else "failed"] += 1
         if not page.ok:
             log.info("full text for %s failed: %s", url, page.error)
@@ -276,7 +276,7 @@ def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (
         f", {ner['failed']} failed" if ner["failed"] else "")
     rematch = run_matching(store, matcher, progress=progress)
-    events = store.scalar("SELECT count(*) FROM matches") or 0
+    events = store.match_count()
     stats["matches"] = f"{events} events from {len(matcher.profiles)} seeds" + (
         f" ({rematch['rescored']} articles re-scored)" if rematch["rescored"] else "")
     return stats

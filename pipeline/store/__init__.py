@@ -48,7 +48,6 @@ class SaveResult:
 
     new_ids: list[int]
     updated_ids: list[int]
-    linked: int = 0
 
 
 class Store:
@@ -247,8 +246,6 @@ class Store:
                         (art.title, art.summary, art.content_hash, art.summary, fetched_at,
                          article_id))
                     result.updated_ids.append(article_id)
-                elif not known_source:
-                    result.linked += 1
             conn.execute(
                 "INSERT INTO article_sources (article_id, feed_id, guid, url, first_seen_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, guid) DO NOTHING",
@@ -375,6 +372,33 @@ class Store:
         conn.execute("UPDATE articles SET match_version = ? WHERE id = ?",
                      (version.split("|")[-1], article_id))
 
+    def match_count(self) -> int:
+        """How many events the log holds."""
+        return self.scalar("SELECT count(*) FROM matches") or 0
+
+    def matches_of(self, article_id: int) -> list[dict[str, Any]]:
+        """One article's stored events, explanations decoded."""
+        return [dict(r, explanation=json.loads(r["explanation"])) for r in self.rows(
+            "SELECT seed_id, score, explanation FROM matches WHERE article_id = ?",
+            [article_id])]
+
+    def top_events(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The best-scoring events with their explanations decoded."""
+        return [dict(r, explanation=json.loads(r["explanation"])) for r in self.rows(
+            "SELECT e.score, e.title, e.feed, e.published_at, m.explanation FROM event_log e "
+            "JOIN matches m ON m.id = e.event_id ORDER BY e.score DESC LIMIT ?", [limit])]
+
+    def latest_event_published(self) -> str | None:
+        """Publication time of the newest matched article (None with an empty log)."""
+        return self.scalar("SELECT max(published_at) FROM event_log")
+
+    def recent_errors(self, limit: int = 8) -> list[dict[str, Any]]:
+        """The latest failed fetches, newest first."""
+        return self.rows(
+            "SELECT f.started_at, feeds.name AS feed, f.error, f.detail FROM fetches f "
+            "JOIN feeds ON feeds.id = f.feed_id WHERE f.outcome = 'failed' "
+            "ORDER BY f.id DESC LIMIT ?", [limit])
+
     def articles_needing_match(self, version: str, limit: int | None = None) -> list[int]:
         """Processed articles whose matches were computed with other seeds or scorer."""
         sql = ("SELECT id FROM articles WHERE nlp_version IS NOT NULL AND "
@@ -426,8 +450,7 @@ class Store:
             "(a.page_status = 'failed' AND a.page_attempts < ?)) ORDER BY a.id",
             [max_attempts])
 
-    def save_page(self, page: Any, article_ids: Sequence[int], now: str,
-                  max_attempts: int) -> None:
+    def save_page(self, page: Any, article_ids: Sequence[int], now: str) -> None:
         """Record a fetched page and apply it to its articles, in one transaction.
 
         Text from the page replaces the summary-based text; title, author and date fill in
