@@ -33,7 +33,7 @@ def main() -> dict[str, float]:
     print(f"{'all':14} {scores.precision():9.2f} {scores.recall():7.2f}")
     print(f"roles found next to titles: {scores.roles_found}/{scores.roles_expected}; "
           f"false-friend violations: {len(scores.absent_violations)}")
-    seed = next(s for s in load_seeds(ROOT / "seeds") if s.id == "us-russia-iss-cooperation")
+    seed = next(s for s in load_seeds(ROOT / "seeds").seeds if s.id == "us-russia-iss-cooperation")
     dev = yaml.safe_load((ROOT / "tests" / "data" / "match_dev.yaml").read_text())
     threshold = Settings().match_threshold
     report = ranking_report(match_dev(dev, seed, analyzer), threshold)

@@ -44,7 +44,7 @@ def main() -> dict[str, float] | None:
               "(pip install torch==2.13.0, then pip install -e '.[semantic]')")
         return None
     model = SentenceTransformer(str(get_model_path()), device="cpu")
-    seed = next(s for s in load_seeds(ROOT / "seeds") if s.id == "us-russia-iss-cooperation")
+    seed = next(s for s in load_seeds(ROOT / "seeds").seeds if s.id == "us-russia-iss-cooperation")
     dev = yaml.safe_load((ROOT / "tests" / "data" / "match_dev.yaml").read_text())
 
     def encode(title: str, text: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,15 +19,45 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
-from .config import Config, Settings, load_config
+from .cli_render import (
+    ProgressLines,
+    cell,
+    errors_table,
+    pass_summary,
+    pass_table,
+    short_time,
+    stats_parts,
+    status_table,
+)
+from .config import Config, Settings, check_nlp_model, load_config
 from .errors import SpaceWatchError
 from .ingest import FeedReport, PassReport, run_pass
-from .store import Store
+from .store import Store, damaged_db_message, is_damaged
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: nothing printed is ever read as console markup, so a stored title such as
+# "[caption id=1]" prints as written. Program text that wants a style says so with
+# rich.text.Text (Text.assemble(("error:", "bold red"), " ...")).
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+#: The --db of this run, for the last-resort message about a damaged database file.
+_db_path_in_use: Path | None = None
+
+
+def _utf8_output() -> None:
+    """Print non-ASCII text as UTF-8 even under an ASCII (C/POSIX) locale; a character
+    the terminal's encoding cannot show becomes '?' instead of a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None or encoding.startswith("utf"):
+            continue
+        if encoding in ("ascii", "ansi_x3.41968", "usascii", ""):
+            reconfigure(encoding="utf-8", errors="replace")
+        else:
+            reconfigure(errors="replace")
 
 
 class Context:
@@ -56,7 +87,17 @@ class Context:
         return Config(feeds=(), settings=Settings())
 
     def store(self) -> Store:
-        return Store(self.db_path)
+        """Open (creating or migrating) the database; says so on stderr when its folder had
+        to be created."""
+        store = Store(self.db_path)
+        if store.created_folder is not None:
+            err.print(f"created folder {store.created_folder} for the database")
+        return store
+
+    def reader(self) -> Store:
+        """Open the database read-only (``status``, ``digest``): no migration, no file
+        created, so it works on a read-only file system; an older schema is an error."""
+        return Store(self.db_path, readonly=True)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -81,13 +122,23 @@ def cli(ctx: click.Context, db: str, config: str, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    if not out.is_terminal:  # piped output: wide tables rather than truncated cells
-        out.width = 180
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = int(columns)  # COLUMNS=80 spacewatch status: tables fit 80 columns
+    elif not out.is_terminal:
+        out.width = 180  # piped output: wide tables rather than folded cells
+    global _db_path_in_use
+    _db_path_in_use = Path(db)
     ctx.obj = Context(db, config, verbose)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Exit codes: 0 done; 1 done, but some inputs failed (a feed, a bad input line); 2 nothing
+    done: a usage, configuration, input or database error (one line on stderr); 130 Ctrl-C.
+    """
+    _utf8_output()
     try:
         cli.main(standalone_mode=False, prog_name="spacewatch")
     except click.exceptions.Abort:
@@ -99,7 +150,14 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except SpaceWatchError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
+        sys.exit(2)
+    except sqlite3.DatabaseError as exc:
+        # Last resort: the Store turns a damaged file into a StoreError where it can.
+        if not is_damaged(exc):
+            raise
+        err.print(Text.assemble(("error:", "bold red"), " " + damaged_db_message(
+            _db_path_in_use or "the database")))
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -111,42 +169,50 @@ def main() -> None:
 
 @contextmanager
 def feed_progress(total: int, label: str = "fetching") -> Iterator[Any]:
-    """A progress bar on stderr that advances once per finished feed."""
+    """Progress on stderr: a live bar on a terminal; elsewhere (a log, cron) an occasional
+    line such as ``entities: 400/2000 articles (20%)``."""
+    terminal = err.is_terminal
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+                        MofNCompleteColumn(), TextColumn("{task.fields[last]}", markup=False),
                         TimeElapsedColumn(), console=err, transient=True,
-                        disable=not err.is_terminal)
+                        disable=not terminal)
+    lines = ProgressLines(lambda line: err.print(line))
+    lines.start(label, total)
     with progress:
         task = progress.add_task(label, total=total, last="")
 
         def update(event: str, item: FeedReport | None) -> None:
             if event == "feed" and item is not None:
                 progress.update(task, advance=1, last=item.feed)
+                if not terminal:
+                    lines.advance(1)
             elif event == "advance" and isinstance(item, int):
                 progress.update(task, advance=item)
+                if not terminal:
+                    lines.advance(item)
             elif event.startswith("stage:"):
                 total = item if isinstance(item, int) else None
-                progress.reset(task, total=total, description=event.split(":", 1)[1], last="")
+                stage = event.split(":", 1)[1]
+                progress.reset(task, total=total, description=stage, last="")
+                lines.start(stage, total)
 
         yield update
 
 
+def warn_seeds(config: Config, *, matching: bool = True) -> None:
+    """Name each seed file that is skipped, with the reason (and, before matching, say so
+    when no seed loaded at all): once per command, on stderr; the command goes on."""
+    from .seeds import load_seeds
+    from .stages import seeds_folder
+
+    for line in load_seeds(seeds_folder(config)).warnings(matching=matching):
+        err.print(Text.assemble(("warning:", "yellow"), f" {line}"))
+
+
 def print_pass(report: PassReport) -> None:
-    """The per-feed table after a pass, then one summary line."""
-    table = Table(title="fetch pass", title_justify="left")
-    for col in ("feed", "status", "http", "new", "updated", "time", "note"):
-        table.add_column(col, justify="right" if col in ("new", "updated", "time") else "left")
-    for item in sorted(report.feeds, key=lambda f: f.feed):
-        status = item.outcome if not item.error else f"{item.outcome}: {item.error}"
-        note = item.detail or "; ".join(item.notes)
-        table.add_row(item.feed, status, str(item.http_status or ""), str(item.new),
-                      str(item.updated), f"{item.duration_ms / 1000:.2f}s", (note or "")[:80])
-    out.print(table)
-    line = (f"{len(report.feeds)} feeds: {report.new} new, {report.updated} updated, "
-            f"{report.failed} failed")
-    for name, value in report.stages.items():
-        line += f"; {name}: {value}"
-    out.print(line)
+    """The per-feed table after a pass (notes under it), then one summary line."""
+    out.print(pass_table(report))
+    out.print(pass_summary(report))
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -174,60 +240,74 @@ def init(ctx: Context) -> None:
 def fetch(ctx: Context, feeds: tuple[str, ...], force: bool) -> None:
     """Fetch every enabled feed once, store new articles, then run the later stages.
 
-    Feeds inside their backoff window (after failures) are skipped unless --force.
+    Feeds inside their backoff window (after failures) or disabled are skipped unless
+    --force. Exit code: 0 when every feed was fetched (or unchanged, or skipped), 1 when
+    any feed failed, 2 when nothing could run (a usage, configuration or database error).
     """
     config = ctx.config
     for name in feeds:
         config.feed(name)
+    check_nlp_model(config.settings)  # before anything is fetched or stored
     total = len(feeds) if feeds else sum(1 for f in config.feeds if f.enabled)
+    warn_seeds(config)
     with ctx.store() as store, feed_progress(total) as progress:
         report = run_pass(store, config, only=feeds or None, force=force, progress=progress)
     print_pass(report)
+    if report.failed:
+        sys.exit(1)
 
 
 @cli.command()
 @pass_ctx
 def status(ctx: Context) -> None:
-    """Show each feed's last fetch, result, error count and articles."""
+    """Show each feed's last fetch, result, next fetch and articles, then its problems.
+
+    Times are in this machine's time zone: 14:05 today, 11-30 14:05 earlier this year.
+    """
     if not ctx.db_path.exists():
         raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch')")
     from .daemon import daemon_status
+    from .seeds import PROBLEMS_META_KEY, problems_from_json
+    from .store.deliveries import last_delivery
 
-    with ctx.store() as store:
+    with ctx.reader() as store:
         rows = store.feed_status()
         daemon = daemon_status(store, ctx.db_path)
+        delivery = last_delivery(store)
+        moves = store.feed_moves()
+        seed_problems = problems_from_json((store.get_meta(PROBLEMS_META_KEY) or {}).get("value"))
+    now = daemon["now"]
+    beat = short_time(daemon["heartbeat"], now) if daemon["heartbeat"] else None
     if daemon["running"]:
-        out.print(f"daemon: [bold green]running[/] (pid {daemon['pid']}), last heartbeat "
-                  f"{daemon['heartbeat'] or 'none yet'}")
+        out.print(Text.assemble("daemon: ", ("running", "bold green"),
+                                f" (pid {daemon['pid']}), last heartbeat {beat or 'none yet'}"))
     else:
-        out.print("daemon: not running" + (f" (last heartbeat {daemon['heartbeat']})"
-                                           if daemon["heartbeat"] else ""))
+        out.print("daemon: not running" + (f" (last heartbeat {beat})" if beat else ""))
     if daemon["config_error"]:
-        out.print(f"[red]feeds.yaml reload failed, last good configuration in force:[/] "
-                  f"{daemon['config_error']}")
-    schedule = daemon["schedule"]
-    table = Table(title=f"feeds in {ctx.db_path}", title_justify="left")
-    for col in ("feed", "last fetch", "result", "errors", "next", "articles", "full text",
-                "extraction failed", "flag"):
-        table.add_column(col)
-    for row in rows:
-        flag = "DISABLED: " + (row["disabled_reason"] or "") if row["disabled"] else (
-            "failing" if row["error_count"] >= 3 else ("off" if not row["enabled"] else ""))
-        result = row["last_outcome"] or "never fetched"
-        if row["last_error"]:
-            result += f": {row['last_error']}"
-        next_run = schedule.get(row["name"]) or row["next_fetch_at"] or "-"
-        table.add_row(row["name"], row["last_fetch_at"] or "-", result, str(row["error_count"]),
-                      next_run, str(row["articles"]), str(row["full_text"]),
-                      str(row["extraction_failed"]), flag)
-    out.print(table)
+        out.print(Text.assemble(("feeds.yaml reload failed, last good configuration in force:",
+                                 "red"), f" {daemon['config_error']}"))
+    out.print(status_table(rows, daemon["schedule"], now, f"feeds in {ctx.db_path}"))
+    for move in moves:  # fetched at the new URL meanwhile; feeds.yaml should say so
+        out.print(Text.assemble(f"feed {move['name']} ", ("moved permanently", "yellow"),
+                                f" to {move['moved_to']}: update feeds.yaml (it still says "
+                                f"{move['url']})"))
+    for problem in seed_problems:  # as of the last matching run
+        out.print(Text.assemble(("seed skipped:", "yellow"), f" {problem}"))
+    if delivery is not None:
+        out.print(delivery_text(delivery, now))
     if daemon["recent_errors"]:
-        errors = Table(title="recent errors", title_justify="left")
-        for col in ("when", "feed", "error", "detail"):
-            errors.add_column(col)
-        for e in daemon["recent_errors"]:
-            errors.add_row(e["started_at"], e["feed"], e["error"] or "", (e["detail"] or "")[:80])
-        out.print(errors)
+        out.print(errors_table(daemon["recent_errors"], now))
+
+
+def delivery_text(delivery: Any, now: Any) -> Text:
+    """The last attempt to e-mail a digest (a ``Delivery``): its day, recipients, time and
+    result; a failed one says how to resend it. Stored text is never read as markup."""
+    head = f"last digest e-mail: {delivery.day} to {delivery.recipients}: "
+    when = f" at {short_time(delivery.attempted_at, now)} (attempt {delivery.attempt})"
+    if delivery.ok:
+        return Text.assemble(head, ("sent", "green"), when)
+    return Text.assemble(head, ("FAILED", "bold red"), f"{when}: {delivery.error}\n"
+                         f"  resend with: spacewatch digest --email --date {delivery.day}")
 
 
 @cli.command()
@@ -244,6 +324,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     """
     from .demo import DemoServer, demo_config
 
+    check_nlp_model(ctx.settings())
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     db_path = folder / "demo.db"
@@ -274,12 +355,14 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     for col in ("entity", "kind", "mentions", "articles"):
         table.add_column(col)
     for row in top:
-        table.add_row(row["name"], row["kind"], str(row["mentions"]), str(row["articles"]))
+        table.add_row(cell(row["name"]), cell(row["kind"]), cell(row["mentions"]),
+                      cell(row["articles"]))
     out.print(table)
-    out.print("[bold]top matches for the seed stories[/]")
+    out.print(Text("top matches for the seed stories", "bold"))
     for row in events:
         ex = row["explanation"]
-        out.print(f"  {row['score']:.2f}  {row['title']}  [dim]({row['feed']})[/]")
+        out.print(Text.assemble(f"  {row['score']:.2f}  {row['title']}  ",
+                                (f"({row['feed']})", "dim")))
         out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
                   + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
         if ex["evidence"]:
@@ -304,30 +387,11 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
 
 
 def _read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line number, record or None, error or None) for each non-blank line of a JSONL file."""
-    import json
+    """(line number, record or None, error or None) for each non-blank line of a JSONL file
+    (see :func:`pipeline.inputs.read_jsonl`: BOMs, UTF-16 and binary input are handled)."""
+    from .inputs import read_jsonl
 
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    try:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"not JSON ({exc.msg})"
-                continue
-            if not isinstance(record, dict):
-                yield number, None, "expected a JSON object"
-            elif not isinstance(record.get("text"), str) or not record["text"].strip():
-                yield number, None, "no 'text' field"
-            else:
-                yield number, record, None
-    except UnicodeDecodeError as exc:
-        yield 0, None, f"not UTF-8 text: {exc}"
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    return read_jsonl(path)
 
 
 @cli.command()
@@ -343,22 +407,27 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     """
     import json
 
+    from .inputs import decode_text
     from .stages import analysis_text, build_matcher, get_analyzer, score_text
 
     settings = ctx.settings()
+    check_nlp_model(settings)
+    if jsonl is None:
+        text = decode_text(sys.stdin.buffer.read(), "<stdin>")
+        records: list[tuple[int, dict[str, Any] | None, str | None]] = [
+            (1, {"id": None, "text": text}, None)]
+    else:
+        if jsonl != "-" and not Path(jsonl).is_file():
+            raise SpaceWatchError(f"{jsonl}: no such file")
+        records = list(_read_jsonl(jsonl))
     analyzer = get_analyzer(settings)
     config = ctx.pipeline_config()
+    warn_seeds(config)
     if ctx.db_path.exists():  # weigh seeds against the stored corpus, but write nothing
         with ctx.store() as store:
             matcher = build_matcher(store, config, record=False)
     else:
         matcher = build_matcher(None, config)
-    if jsonl is None:
-        records = [(1, {"id": None, "text": sys.stdin.read()}, None)]
-    else:
-        if jsonl != "-" and not Path(jsonl).is_file():
-            raise SpaceWatchError(f"{jsonl}: no such file")
-        records = list(_read_jsonl(jsonl))
     bad = 0
     good = [(n, r) for n, r, e in records if r is not None]
     for number, _record, error in records:
@@ -366,6 +435,12 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
             bad += 1
             err.print(f"line {number}: {error}")
     texts = [analysis_text(str(r.get("title") or ""), r["text"]) for _n, r in good]
+    limit = settings.nlp_max_chars
+    for (number, _record), text in zip(good, texts, strict=True):
+        if len(text) > limit:
+            where = "input" if jsonl is None else f"line {number}"
+            err.print(f"{where}: only the first {limit:,} of {len(text):,} characters were "
+                      "analysed (settings.nlp_max_chars)")
     for (_number, record), text, mentions in zip(good, texts, analyzer.analyze(texts),
                                                 strict=True):
         result = {
@@ -387,7 +462,10 @@ def import_(ctx: Context, file: str) -> None:
     """Store articles from a JSONL file (source "import") and run the whole pipeline on them.
 
     Each line: {"text": ..., "id": ..., "title": ..., "url": ..., "published": ...}. The way
-    to backfill an archive. Re-importing the same ids adds nothing.
+    to backfill an archive. Re-importing the same ids with the same text adds nothing; an id
+    already stored with a different title or text is an update (lines apply in file order):
+    the earlier text is kept in article_versions, the article is analysed and matched again,
+    and its earlier match events stay in the log (superseded when the score moved).
     """
     from .normalize import import_record
     from .stages import process_pending
@@ -395,6 +473,7 @@ def import_(ctx: Context, file: str) -> None:
     if file != "-" and not Path(file).is_file():
         raise SpaceWatchError(f"{file}: no such file")
     settings = ctx.settings()
+    check_nlp_model(settings)  # before anything is stored
     from .fetch import now_utc
     from .normalize import iso
 
@@ -406,15 +485,20 @@ def import_(ctx: Context, file: str) -> None:
             bad += 1
             err.print(f"line {number}: {error or 'unusable record'}")
             continue
+        if article.date_note:  # kept, flagged estimated: say why
+            err.print(f"line {number}: {article.date_note}", markup=False, highlight=False)
         articles.append(article)
     config = ctx.pipeline_config()
+    warn_seeds(config)
     with ctx.store() as store:
         saved = store.save_articles(articles, iso(now))
         with feed_progress(len(articles), "analyzing") as progress:
             stats = process_pending(store, config, progress=progress)
-    out.print(f"imported {len(saved.new_ids)} new, {len(articles) - len(saved.new_ids)} "
-              f"already stored, {bad} bad lines; " + "; ".join(f"{k}: {v}"
-                                                             for k, v in stats.items()))
+    updated = len(saved.updated_ids)
+    kept = len(articles) - len(saved.new_ids) - updated
+    out.print(f"imported {len(saved.new_ids)} new, {updated} updated"
+              + (" (earlier text kept in article_versions)" if updated else "")
+              + "; ".join([f", {kept} already stored, {bad} bad lines", *stats_parts(stats)]))
     if bad:
         sys.exit(1)
 
@@ -425,20 +509,24 @@ def import_(ctx: Context, file: str) -> None:
                                            "ORGANIZATION", "PLACE"], case_sensitive=False),
               help="Only this kind of entity.")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published since this day.")
-@click.option("--limit", default=30, show_default=True, help="How many entities to list.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
+              help="How many entities to list.")
 @pass_ctx
 def entities(ctx: Context, kind: str | None, since: str | None, limit: int) -> None:
-    """List the most-mentioned entities (agencies, officials, crews, programs …)."""
-    if since:
-        _check_date(since)
+    """List the most-mentioned entities (agencies, officials, crews, programs …).
+
+    --since D counts articles published from the start of day D in settings.digest_timezone
+    (the digest's days).
+    """
+    since_utc = _day_start(since, ctx.settings()) if since else None
     with ctx.store() as store:
-        rows = store.top_entities(kind.upper() if kind else None, since, limit)
+        rows = store.top_entities(kind.upper() if kind else None, since_utc, limit)
     table = Table(title="top entities", title_justify="left")
     for col in ("entity", "name", "kind", "origin", "mentions", "articles"):
         table.add_column(col, justify="right" if col in ("mentions", "articles") else "left")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["kind"], row["origin"], str(row["mentions"]),
-                      str(row["articles"]))
+        table.add_row(cell(row["id"]), cell(row["name"]), cell(row["kind"]),
+                      cell(row["origin"]), cell(row["mentions"]), cell(row["articles"]))
     out.print(table)
 
 
@@ -455,14 +543,16 @@ def reprocess(ctx: Context, everything: bool) -> None:
     from .stages import get_analyzer, process_pending
 
     settings = ctx.settings()
+    check_nlp_model(settings)
     config = ctx.pipeline_config()
+    warn_seeds(config)
     with ctx.store() as store:
         if everything:
             store.reset_nlp()
         stale = len(store.articles_needing_nlp(get_analyzer(settings).version, 1_000_000))
         with feed_progress(stale, "reprocessing") as progress:
             stats = process_pending(store, config, progress=progress)
-    out.print(f"{stale} stale articles; " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
+    out.print("; ".join([f"{stale} stale articles", *stats_parts(stats)]))
 
 
 def _check_date(value: str) -> None:
@@ -474,5 +564,20 @@ def _check_date(value: str) -> None:
         raise SpaceWatchError(f"{value!r} is not a date (use YYYY-MM-DD)") from None
 
 
-# Commands for the event log, the daemon and the digest live in cli_log (same group).
-from . import cli_log  # noqa: E402, F401
+def _day_start(value: str, settings: Settings) -> str:
+    """The start of day ``value`` (YYYY-MM-DD) in ``settings.digest_timezone`` as the UTC ISO
+    string times are stored in; a day after today is refused."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from .store.reports import check_not_future, day_bounds
+
+    _check_date(value)
+    day, tz = date.fromisoformat(value), ZoneInfo(settings.digest_timezone)
+    check_not_future(day, tz)
+    return day_bounds(day, tz)[0]
+
+
+# Commands for the event log, the daemon and the digest live in cli_log (same group);
+# query, search and serve (reading without changing anything) in cli_query.
+from . import cli_log, cli_query  # noqa: E402, F401

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.text import Text
 
-from .cli import Context, _check_date, cli, err, feed_progress, out, pass_ctx
+from .cli import Context, _check_date, cli, err, feed_progress, out, pass_ctx, warn_seeds
 from .errors import SpaceWatchError
 
 # -- matching and the event log ------------------------------------------------------------
@@ -24,9 +24,10 @@ def seeds(ctx: Context) -> None:
     from .stages import build_matcher, seeds_folder
 
     config = ctx.pipeline_config()
+    warn_seeds(config, matching=False)
     store = ctx.store() if ctx.db_path.exists() else None
     try:
-        matcher = build_matcher(store, config, record=store is not None)
+        matcher = build_matcher(store, config, record=False)  # listing writes nothing
     finally:
         if store is not None:
             store.close()
@@ -35,7 +36,7 @@ def seeds(ctx: Context) -> None:
         return
     for profile in matcher.profiles:
         summary = profile.summary()
-        out.print(f"[bold]{profile.seed_id}[/]: {profile.title}")
+        out.print(Text.assemble((profile.seed_id, "bold"), f": {profile.title}"))
         out.print("  entities: " + ", ".join(f"{e['name']} ({e['kind']}, {e['weight']})"
                                              for e in summary["entities"]))
         out.print("  terms:    " + ", ".join(t["term"] for t in summary["terms"]))
@@ -47,92 +48,25 @@ def seeds(ctx: Context) -> None:
 def rematch(ctx: Context) -> None:
     """Score stored articles against the current seeds (after adding or editing a seed).
 
-    Uses the stored entity mentions, so only matching runs; events are updated in place,
-    never duplicated.
+    Uses the stored entity mentions, so only matching runs. The event log is append-only:
+    a score that moved beyond the tolerance (0.05) adds a new version of the event (or
+    withdraws it), smaller drift changes nothing; no event is ever rewritten or deleted.
+    A seed removed from seeds/ is retired (its events leave event_log and the digest).
     """
+    from .config import check_nlp_model
     from .stages import build_matcher, run_matching
 
     config = ctx.pipeline_config()
+    check_nlp_model(config.settings)
+    warn_seeds(config)
     with ctx.store() as store:
         matcher = build_matcher(store, config)
         todo = len(store.articles_needing_match(matcher.version))
         with feed_progress(todo, "matching") as progress:
-            stats = run_matching(store, matcher, progress=progress)
+            counts = run_matching(store, matcher, progress=progress)
         events = store.match_count()
-    out.print(f"{stats['rescored']} articles scored against {len(matcher.profiles)} seeds; "
-              f"{events} match events in the log")
-
-
-@cli.command()
-@click.argument("sql")
-@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
-              help="A named parameter for :NAME in the SQL (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Output format.")
-@pass_ctx
-def query(ctx: Context, sql: str, params: tuple[tuple[str, str], ...], fmt: str) -> None:
-    """Run a read-only SQL query against the database.
-
-    The database is opened read-only: a query that tries to write, ATTACH or change a
-    PRAGMA is refused with a message and a non-zero exit. Tables: feeds, fetches, articles,
-    entities, mentions, seeds, matches; view: event_log; full text: articles_fts.
-    """
-    import csv
-    import json
-
-    from .query import run_query
-
-    columns, rows = run_query(ctx.db_path, sql, dict(params))
-    if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows],
-                              ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    else:
-        table = Table(show_lines=False)
-        for col in columns:
-            table.add_column(col)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        out.print(table)
-        err.print(f"{len(rows)} rows")
-
-
-@cli.command()
-@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
-@pass_ctx
-def serve(ctx: Context, port: int) -> None:
-    """Browse the database in Datasette (read-only), with the README's example queries.
-
-    Needs the optional extra: pip install 'spacewatch[serve]'.
-    """
-    import importlib.util
-    import json
-    import tempfile
-
-    from .query import EXAMPLES, connect_readonly
-
-    if importlib.util.find_spec("datasette") is None:
-        raise SpaceWatchError("Datasette is not installed: pip install 'spacewatch[serve]' "
-                              "(or pip install datasette)")
-    connect_readonly(ctx.db_path).close()
-    name = ctx.db_path.stem
-    metadata = {"title": "SpaceWatch event log", "databases": {name: {"queries": {
-        ex.name: {"title": ex.title, "sql": ex.sql} for ex in EXAMPLES}}}}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(metadata, fh)
-    import subprocess
-
-    out.print(f"Datasette on http://127.0.0.1:{port}/{name} (Ctrl-C to stop)")
-    cmd = [sys.executable, "-m", "datasette", "serve", str(ctx.db_path), "--host", "127.0.0.1",
-           "--port", str(port), "--metadata", fh.name, "--setting", "sql_time_limit_ms",
-           "5000"]
-    try:
-        subprocess.run(cmd, check=False)
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    out.print(f"{counts.describe()}; {events} current events from "
+              f"{len(matcher.profiles)} seeds in the log")
 
 
 @cli.command()
@@ -145,6 +79,7 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
     from .stages import analysis_text, build_matcher
 
     config = ctx.pipeline_config()
+    warn_seeds(config, matching=False)
     with ctx.store() as store:
         rows = store.articles_by_id([article_id])
         if not rows:
@@ -158,16 +93,22 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
     # An event in the log is shown as it was recorded; other seeds are scored now.
     results = [(sid, *stored[sid]) if sid in stored else (sid, value, ex)
                for sid, value, ex in results]
+    # A stored event of a seed that no longer loads (removed, invalid, wrong seeds_dir)
+    # is still shown, as recorded.
+    loaded = {r[0] for r in results}
+    results += [(sid, *stored[sid]) for sid in sorted(stored) if sid not in loaded]
     if seed_id:
         results = [r for r in results if r[0] == seed_id]
         if not results:
             raise SpaceWatchError(f"no seed with id {seed_id!r}")
-    out.print(f"[bold]article {article_id}[/]: {row['title']}")
+    out.print(Text.assemble((f"article {article_id}", "bold"), f": {row['title']}"))
     for sid, value, ex in sorted(results, key=lambda r: -r[1]):
         verdict = "MATCH" if value >= matcher.threshold else "no match"
         c = ex["components"]
-        out.print(f"\nseed [bold]{sid}[/]: score {value:.3f} ({verdict}; threshold "
-                  f"{matcher.threshold})")
+        out.print(Text.assemble("\nseed ", (sid, "bold"), f": score {value:.3f} ({verdict}; "
+                                f"threshold {matcher.threshold})"))
+        if sid not in loaded:
+            out.print("  as recorded: this seed no longer loads from seeds/")
         out.print(f"  = {ex['weights']['entities']} × entities {c['entities']:.3f}"
                   f" + {ex['weights']['lexical']} × lexical {c['lexical']:.3f}"
                   f" (cosine {c['cosine']:.3f}) + {ex['weights']['phrases']} × phrases "
@@ -200,9 +141,11 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
     """
     import logging.handlers
 
+    from .config import check_nlp_model
     from .daemon import Daemon, DaemonOptions
 
     config = ctx.config
+    check_nlp_model(config.settings)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.settings.log_file:
         handlers.append(logging.handlers.RotatingFileHandler(
@@ -219,21 +162,40 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
     options = DaemonOptions(config_path=ctx.config_path, db_path=ctx.db_path,
                             digest_dir=Path(digest_dir) if digest_dir else None,
                             run_digest_now=digest_now)
-    sys.exit(Daemon(options).run())
+    daemon = Daemon(options)
+    code = daemon.run()
+    if daemon.abandoned:
+        # A job that outlived the stop (a connection still being made, a long NER batch)
+        # would hold the interpreter's exit until it ends: leave without it. What it had
+        # committed stays; its open transaction rolls back.
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @cli.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD",
               help="The day to report (default: today in settings.digest_timezone).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md",
-              show_default=True, help="Markdown for the terminal, HTML for a browser or "
-                                      "e-mail, JSON for other tools.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "text"]),
+              default="md", show_default=True,
+              help="Markdown for the terminal, HTML for a browser or e-mail, plain text, "
+                   "JSON for other tools.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
+@click.option("--email", "email", is_flag=True,
+              help="E-mail the day's digest (HTML and plain text) to settings.smtp.to now, "
+                   "once; every attempt is recorded and shown by 'spacewatch status'.")
 @pass_ctx
-def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None) -> None:
+def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None, email: bool) -> None:
     """Render a day's digest: matches per seed, actors on the move, a 30-day chart of
-    matches, and feed health. A day with no data says so."""
+    matches, and feed health. A day with no data says so; a day after today is refused.
+
+    Days are calendar days in settings.digest_timezone. With --email the digest is sent
+    (or sent again) instead of printed, and a failure exits non-zero.
+    """
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
@@ -245,12 +207,35 @@ def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None) -> Non
         when = date.fromisoformat(day)
     else:
         when = datetime.now(ZoneInfo(settings.digest_timezone)).date()
+    from .store.reports import check_not_future
+
+    check_not_future(when, ZoneInfo(settings.digest_timezone))
     if not ctx.db_path.exists():
         raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch' first)")
-    with ctx.store() as store:
+    if email:
+        from click.core import ParameterSource
+
+        given = click.get_current_context().get_parameter_source("fmt")
+        if out_path or given != ParameterSource.DEFAULT:
+            raise SpaceWatchError("--email sends the HTML and plain-text digest: use it "
+                                  "without --out and --format")
+        from .digest import deliver_digest
+
+        with ctx.store() as store:
+            delivery = deliver_digest(store, settings, when, delays=())
+        err.print(Text(f"digest for {when.isoformat()} e-mailed to {delivery.recipients}"))
+        return
+    if out_path and not Path(out_path).absolute().parent.is_dir():
+        raise SpaceWatchError(f"--out {out_path}: the folder {Path(out_path).parent} does not "
+                              "exist (create it first)")
+    with ctx.reader() as store:
         text = build_digest(store, when, fmt, settings.digest_timezone)
     if out_path:
-        Path(out_path).write_text(text, encoding="utf-8")
+        try:
+            Path(out_path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise SpaceWatchError(f"--out {out_path}: cannot write the digest: "
+                                  f"{exc.strerror or exc}") from None
         err.print(f"digest for {when.isoformat()} written to {out_path}")
     else:
         click.echo(text)

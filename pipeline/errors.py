@@ -29,3 +29,25 @@ class LockedError(SpaceWatchError):
     def __init__(self, message: str, pid: int | None = None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class SeedError(ConfigError):
+    """One seed file is invalid: ``path`` and the ``reason``, kept apart so that a folder
+    of seeds can skip the file and report it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class QueryTimeLimit(QueryError):
+    """A read-only query ran past its time limit and was stopped."""
+
+
+class QueryCancelled(QueryError):
+    """A read-only query was stopped by Ctrl-C (the CLI exits 130)."""
+
+
+class ServeError(SpaceWatchError):
+    """``spacewatch serve`` could not start or keep Datasette running."""

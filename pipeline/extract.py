@@ -10,27 +10,39 @@ with comments and tables left out and precision favoured over recall.
 
 from __future__ import annotations
 
+import email.utils
+import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
 
 from .config import Settings
 from .fetch import Fetcher, FetchResult
+from .sanitize import clean_text
 
 MIN_WORDS = 40
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w\-]+)""", re.I)
+#: The meta tags that state when an article was published (Open Graph, schema.org
+#: microdata, Dublin Core, common CMS tags). Nothing else on a page is taken as its date.
 _META_PUBLISHED = re.compile(
     r"""<meta[^>]+(?:property|name|itemprop)\s*=\s*["'](?:article:published_time|"""
-    r"""datePublished|pubdate|publish-date|dc\.date)["'][^>]*>""", re.I)
+    r"""og:published_time|datePublished|pubdate|publish[-_]date|dc\.date|dc\.date\.issued|"""
+    r"""dcterms\.created|dcterms\.issued|sailthru\.date|parsely-pub-date)["'][^>]*>""", re.I)
 _CONTENT = re.compile(r"""content\s*=\s*["']([^"']+)["']""", re.I)
+_JSON_LD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(.*?)"""
+                      r"</script>", re.I | re.S)
+#: Page dates before this, or more than a day ahead, are not believed.
+_EARLIEST_PAGE_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -117,29 +129,115 @@ def extract_page(url: str, result: FetchResult) -> Page:
         return page
     html = decode_html(result.body, result.content_type)
     try:
+        # Its date is not used (see page_published): no extensive search over the page.
         doc = trafilatura.bare_extraction(html, url=result.url, with_metadata=True,
                                           include_comments=False, include_tables=False,
-                                          favor_precision=True)
+                                          favor_precision=True,
+                                          date_extraction_params={"extensive_search": False,
+                                                                  "original_date": True})
     except (ValueError, TypeError, AttributeError) as exc:  # trafilatura on odd markup
         page.error = f"extraction error: {type(exc).__name__}"
         return page
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    text = clean_text(getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if len(text.split()) < MIN_WORDS:
         page.error = "empty extraction"
         return page
     page.ok = True
     page.text = text
-    page.title = (getattr(doc, "title", None) or "").strip() or None
-    page.author = (getattr(doc, "author", None) or "").strip() or None
-    # The page's own timestamp meta tag keeps the time of day; trafilatura gives the day.
-    page.published_at = _meta_published(html) or _iso_date(getattr(doc, "date", None))
+    page.title = clean_text(getattr(doc, "title", None) or "").strip() or None
+    page.author = clean_text(getattr(doc, "author", None) or "").strip() or None
+    page.published_at = page_published(html)
     return page
 
 
-def _meta_published(html: str) -> str | None:
-    tag = _META_PUBLISHED.search(html[:200_000])
-    content = _CONTENT.search(tag.group(0)) if tag else None
-    return _iso_date(content.group(1).replace("Z", "+00:00")) if content else None
+def page_published(html: str) -> str | None:
+    """When the page says its article was published, from the article's own metadata only:
+    a published-time meta tag, ``datePublished`` in JSON-LD, or a ``<time datetime>`` marked
+    as the publication time or in the article's header. A year in a footer ("© 2019–2024"),
+    a date in the URL or in running text is not a publication date: without metadata the
+    article keeps the fetch time, flagged estimated."""
+    head = html[:300_000]
+    for tag in _META_PUBLISHED.finditer(head):
+        content = _CONTENT.search(tag.group(0))
+        when = _iso_date(content.group(1)) if content else None
+        if when:
+            return when
+    for block in _JSON_LD.finditer(head):
+        try:
+            data = json.loads(block.group(1).strip())
+        except ValueError:
+            continue
+        for value in _json_ld_dates(data):
+            when = _iso_date(value)
+            if when:
+                return when
+    finder = _HeaderTime()
+    try:
+        finder.feed(head)
+    except (AssertionError, ValueError):  # html.parser gives up on some garbage
+        return None
+    return _iso_date(finder.found) if finder.found else None
+
+
+_ARTICLE_TYPES = ("Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle",
+                  "BlogPosting", "Report", "PressRelease", "LiveBlogPosting", "WebPage")
+
+
+def _json_ld_dates(data: Any) -> Iterator[str]:
+    """``datePublished`` of the article objects in a JSON-LD document, articles first."""
+    nodes: list[Any] = []
+    stack = [data]
+    while stack and len(nodes) < 200:
+        node = stack.pop(0)
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            nodes.append(node)
+            stack.extend(v for k, v in node.items() if k in ("@graph", "mainEntity",
+                                                               "mainEntityOfPage"))
+    # A WebPage's date only when no article object has one.
+    ranked = sorted(nodes, key=lambda n: 0 if _json_ld_kinds(n) & set(_ARTICLE_TYPES[:-1])
+                    else 1)
+    for node in ranked:
+        if _json_ld_kinds(node) & set(_ARTICLE_TYPES) and \
+                isinstance(node.get("datePublished"), str):
+            yield node["datePublished"]
+
+
+def _json_ld_kinds(node: dict[str, Any]) -> set[str]:
+    kind = node.get("@type")
+    return {str(k) for k in kind} if isinstance(kind, list) else {str(kind)}
+
+
+class _HeaderTime(HTMLParser):
+    """Finds the first ``<time datetime>`` that marks a publication time: with
+    ``itemprop="datePublished"`` or ``pubdate`` anywhere, or inside an ``<article>`` before
+    its first paragraph (its header, byline or dateline)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: str | None = None
+        self._article = 0
+        self._paragraph_seen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.found:
+            return
+        if tag == "article":
+            self._article += 1
+            self._paragraph_seen = False
+        elif tag == "p" and self._article:
+            self._paragraph_seen = True
+        elif tag == "time":
+            values = dict(attrs)
+            stamp = values.get("datetime")
+            marked = values.get("itemprop") == "datePublished" or "pubdate" in values
+            if stamp and (marked or (self._article and not self._paragraph_seen)):
+                self.found = stamp
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "article" and self._article:
+            self._article -= 1
 
 
 def decode_html(body: bytes, content_type: str) -> str:
@@ -163,11 +261,18 @@ def decode_html(body: bytes, content_type: str) -> str:
 
 
 def _iso_date(value: str | None) -> str | None:
-    if not value:
+    """An ISO 8601 or RFC 2822 date as UTC ISO, or None when it is not a plausible date."""
+    if not value or not isinstance(value, str):
         return None
+    value = value.strip()
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if not _EARLIEST_PAGE_DATE <= when <= datetime.now(UTC) + timedelta(days=1):
+        return None
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,11 +13,14 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import socket
+import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -28,8 +31,12 @@ from .config import Settings
 OK = "ok"
 NOT_MODIFIED = "not_modified"
 FAILED = "failed"
+#: Stopped by :meth:`Fetcher.cancel` (the daemon shutting down): says nothing about the feed.
+CANCELLED = "cancelled"
 
 PERMANENT_STATUSES = frozenset({404, 410})
+#: Redirects that say the resource moved for good (RFC 9110); 302/303/307 are temporary.
+MOVED_PERMANENTLY = frozenset({301, 308})
 
 
 @dataclass
@@ -49,6 +56,9 @@ class FetchResult:
     duration_ms: int = 0
     bytes_read: int = 0
     redirects: list[str] = field(default_factory=list)
+    #: Where the URL asked for moved permanently: the target of the 301/308 redirects at
+    #: the start of the chain (a temporary redirect after them does not count).
+    moved_to: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -117,6 +127,11 @@ class Fetcher:
             headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
+        self._cancelled = threading.Event()
+        # Every socket a connection of this client opened (weakly: closed ones drop out),
+        # so that cancel() can wake a thread blocked reading one.
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._sockets_lock = threading.Lock()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -126,6 +141,37 @@ class Fetcher:
 
     def close(self) -> None:
         self._client.close()
+
+    def cancel(self) -> None:
+        """Stop every request in flight at once and refuse new ones (the daemon's shutdown).
+
+        Each affected :meth:`get` returns a :data:`CANCELLED` result, whatever it was doing:
+        waiting for the status line, reading the body, or about to start. The sockets are
+        shut down, which wakes a thread blocked on them; the fetcher is done for after this.
+        """
+        self._cancelled.set()
+        with self._sockets_lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut_down(sock)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled.is_set()
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember each socket a new connection opens."""
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is None:
+            return
+        with self._sockets_lock:
+            self._sockets.add(sock)
+        if self._cancelled.is_set():  # cancel() ran while this connection was being made
+            _shut_down(sock)
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
             trusted_hosts: Iterable[str] = (), accept: str = "*/*") -> FetchResult:
@@ -145,8 +191,11 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         result = FetchResult(url=url, outcome=FAILED)
+        if self._cancelled.is_set():
+            return self._cancel_result(result, started)
         seen: set[str] = set()
         current = url
+        permanent = True
         try:
             for hop in range(self.settings.max_redirects + 1):
                 self._check_url(current, trusted)
@@ -159,6 +208,9 @@ class Fetcher:
                 result.redirects.append(current)
                 current = urljoin(current, location)
                 result.url = current
+                permanent = permanent and result.status in MOVED_PERMANENTLY
+                if permanent:
+                    result.moved_to = current
                 if hop == self.settings.max_redirects:
                     raise _Refused("too many redirects",
                                    f"more than {self.settings.max_redirects} redirects")
@@ -179,8 +231,20 @@ class Fetcher:
         except httpx.HTTPError as exc:
             result.outcome, result.error = FAILED, "http client error"
             result.detail = f"{type(exc).__name__}: {exc}"
+        if self._cancelled.is_set():
+            # Whatever the cut-off request ended in (a broken connection, a body that looks
+            # complete because its socket was shut), it is no verdict on the feed.
+            return self._cancel_result(result, started)
         if result.outcome == FAILED:
             result.body = b""
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result
+
+    @staticmethod
+    def _cancel_result(result: FetchResult, started: float) -> FetchResult:
+        result.outcome, result.error = CANCELLED, "cancelled"
+        result.detail = "stopped by a shutdown"
+        result.body = b""
         result.duration_ms = int((time.monotonic() - started) * 1000)
         return result
 
@@ -200,9 +264,12 @@ class Fetcher:
     def _request(self, url: str, headers: dict[str, str], deadline: float,
                  result: FetchResult) -> str | None:
         """Perform one request; return a redirect location or None when done."""
+        if self._cancelled.is_set():
+            raise _Refused("cancelled")  # get() turns it into CANCELLED
         if time.monotonic() >= deadline:
             raise _Refused("deadline exceeded", "overall fetch deadline reached")
-        with self._client.stream("GET", url, headers=headers) as response:
+        with self._client.stream("GET", url, headers=headers,
+                                 extensions={"trace": self._trace}) as response:
             result.status = response.status_code
             if response.is_redirect and "location" in response.headers:
                 return response.headers["location"]
@@ -239,6 +306,8 @@ class Fetcher:
             raise _Refused("unsupported encoding", f"content-encoding {encoding!r}")
         out = bytearray()
         for chunk in response.iter_raw():
+            if self._cancelled.is_set():
+                raise _Refused("cancelled")  # get() turns it into CANCELLED
             result.bytes_read += len(chunk)
             if result.bytes_read > limit:
                 raise _Refused("body too large", f"body over {limit} bytes")
@@ -257,6 +326,15 @@ class Fetcher:
             if time.monotonic() > deadline:
                 raise _Refused("deadline exceeded", "overall fetch deadline reached")
         return bytes(out)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """Shut a socket down both ways: a thread blocked reading it wakes up at once (closing
+    it would not wake it). The C-level call, so a TLS socket is not unwrapped first."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or never connected: nothing is waiting on it
 
 
 def now_utc() -> datetime:

@@ -141,6 +141,7 @@ def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
         if entry.id in entries:
             raise ConfigError(f"{path}: duplicate entity id {entry.id!r}")
         entries[entry.id] = entry
+    _check_aliases(entries, path)
     entries = _split_compounds(entries)
     gaz = Gazetteer(entries=entries, version=hashlib.sha256(raw_bytes).hexdigest()[:12],
                     path=path)
@@ -152,6 +153,22 @@ def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
                     gaz.alias_index.setdefault(fold(variant), []).append(
                         (entry.id, weak, exact))
     return gaz
+
+
+def _check_aliases(entries: dict[str, Entry], path: Path) -> None:
+    """An alias names one entity: two entities sharing one (as linking compares them:
+    folded, hyphen/space twins included) would silently move mentions from one to the
+    other."""
+    owner: dict[str, tuple[str, str]] = {}
+    for entry in entries.values():
+        for alias in (*entry.aliases, *entry.weak_aliases):
+            for variant in _variants(alias):
+                key = fold(variant)
+                first = owner.setdefault(key, (entry.id, alias))
+                if first[0] != entry.id:
+                    raise ConfigError(
+                        f"{path}: alias {alias!r} of {entry.id!r} is also an alias of "
+                        f"{first[0]!r} ({first[1]!r}); an alias must name one entity")
 
 
 def _split_compounds(entries: dict[str, Entry]) -> dict[str, Entry]:
@@ -183,6 +200,12 @@ def _split_compounds(entries: dict[str, Entry]) -> dict[str, Entry]:
     return out
 
 
+#: The keys an entity may have (anything else is a typo, such as ``alias:``).
+ENTRY_KEYS = ("id", "name", "kind", "wikidata", "aliases", "weak_aliases", "context", "roles",
+              "predecessor")
+ROLE_KEYS = ("title", "org", "start", "end")
+
+
 def _entry(raw: Any, where: str) -> Entry:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
@@ -190,6 +213,16 @@ def _entry(raw: Any, where: str) -> Entry:
         eid, name, kind = str(raw["id"]), str(raw["name"]), str(raw["kind"])
     except KeyError as exc:
         raise ConfigError(f"{where}: missing {exc.args[0]!r}") from None
+    unknown = sorted(str(k) for k in set(raw) - set(ENTRY_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} ({eid}): unknown key {unknown[0]!r} "
+                          f"(allowed: {', '.join(ENTRY_KEYS)})")
+    for role in raw.get("roles") or []:
+        bad = sorted(str(k) for k in set(role) - set(ROLE_KEYS)) if isinstance(role, dict) \
+            else []
+        if bad:
+            raise ConfigError(f"{where} ({eid}): unknown role key {bad[0]!r} "
+                              f"(allowed: {', '.join(ROLE_KEYS)})")
     if kind not in KINDS:
         raise ConfigError(f"{where} ({eid}): kind {kind!r} is not one of {', '.join(KINDS)}")
     aliases = tuple(str(a) for a in raw.get("aliases") or [])
@@ -199,10 +232,12 @@ def _entry(raw: Any, where: str) -> Entry:
     if kind in PEOPLE:
         # "Foreign Minister Sergey Lavrov" is a title plus a name: the name alias matches,
         # and the title becomes the mention's role (and NASA in "NASA Administrator X"
-        # stays a mention of NASA).
+        # stays a mention of NASA). Only a full name (two words or more) marks what precedes
+        # it as a title: "Дмитрий Баканов" is a full name ending in the surname "Баканов",
+        # and dropping it would leave the given name to the role.
         names = (*aliases, *weak)
         aliases = tuple(a for a in aliases if not any(
-            a != b and a.endswith(" " + b) for b in names))
+            a != b and " " in b.strip() and a.endswith(" " + b) for b in names))
     roles = tuple(
         Role(title=str(r.get("title", "")), org=r.get("org"),
              start=str(r["start"]) if r.get("start") else None,

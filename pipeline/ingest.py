@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from .config import Config, Feed, Settings
-from .fetch import FAILED, NOT_MODIFIED, Fetcher, FetchResult, now_utc
+from .fetch import CANCELLED, FAILED, NOT_MODIFIED, Fetcher, FetchResult, now_utc
 from .normalize import NotAFeed, ParsedFeed, iso, parse_feed
 from .store import FeedRow, Store
 
 log = logging.getLogger(__name__)
+GONE = "410 Gone: the publisher removed this feed"
 
 
 @dataclass
@@ -73,7 +74,7 @@ def due_feeds(store: Store, feeds: Sequence[Feed], now: datetime, *, force: bool
             todo.append((feed, row))
         elif row.disabled:
             skipped.append(FeedReport(feed.name, "skipped", error="disabled",
-                                      detail="disabled after repeated failures; "
+                                      detail=f"{row.disabled_reason or 'disabled'}; "
                                       "use --force to try it"))
         elif row.next_fetch_at and row.error_count and row.next_fetch_at > iso(now):
             skipped.append(FeedReport(feed.name, "skipped", error="backing off",
@@ -115,7 +116,13 @@ def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
             for future in as_completed(futures):
                 feed, row = futures[future]
                 result, parsed, started = future.result()
-                item = store_outcome(store, settings, feed, row, result, parsed, started)
+                if result.outcome == CANCELLED:
+                    # Cut off by a shutdown: no verdict on the feed, so nothing is recorded
+                    # (no fetch row, no backoff); it is fetched again at the next start.
+                    item = FeedReport(feed.name, CANCELLED, error=result.error,
+                                      detail=result.detail, duration_ms=result.duration_ms)
+                else:
+                    item = store_outcome(store, settings, feed, row, result, parsed, started)
                 report.feeds.append(item)
                 if progress:
                     progress("feed", item)
@@ -135,7 +142,10 @@ def _fetch_and_parse(fetcher: Fetcher, feed: Feed, row: FeedRow,
     started = now_utc()
     host = urlsplit(feed.url).hostname or ""
     url_changed = row.url != feed.url
-    result = fetcher.get(feed.url, etag=None if url_changed else row.etag,
+    # After a permanent move the new URL is fetched, with its own validators, until
+    # feeds.yaml names a URL (a changed URL: no validators, they belong to the old one).
+    url = row.moved_to if row.moved_to and not url_changed else feed.url
+    result = fetcher.get(url, etag=None if url_changed else row.etag,
                          last_modified=None if url_changed else row.last_modified,
                          trusted_hosts=[host],
                          accept="application/rss+xml, application/atom+xml, "
@@ -175,8 +185,12 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
         "last_error": result.error, "last_fetch_at": iso(now), "error_count": error_count,
         "next_fetch_at": iso(next_attempt(settings, error_count, result, now, feed.interval)),
     }
+    notes = list(parsed.notes) if parsed else []
     if failed:
-        if error_count >= settings.disable_after:
+        if result.status == 410:  # retrying will not bring it back
+            update["disabled"] = 1
+            update["disabled_reason"] = GONE
+        elif error_count >= settings.disable_after:
             update["disabled"] = 1
             update["disabled_reason"] = f"{error_count} failures in a row (last: {result.error})"
     else:
@@ -184,7 +198,11 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
         if result.outcome != NOT_MODIFIED:
             # ETag / Last-Modified move only with the articles they cover (same transaction).
             update.update(etag=result.etag, last_modified=result.last_modified)
-    notes = list(parsed.notes) if parsed else []
+        if result.moved_to and result.moved_to != row.moved_to:
+            moved = None if result.moved_to == feed.url else result.moved_to
+            update.update(moved_to=moved, moved_at=iso(now) if moved else None)
+            if moved:
+                notes.append(f"moved permanently to {moved}: update feeds.yaml")
     if parsed and parsed.bozo:
         notes.append(f"malformed feed kept: {parsed.bozo}")
     detail = result.detail or ("; ".join(notes) if notes else None)

@@ -31,7 +31,7 @@ from spacy.lang.ru.stop_words import STOP_WORDS as RU_STOP
 from .entities import Mention
 from .seeds import Seed
 
-SCORER_VERSION = "1"
+SCORER_VERSION = "2"  # 2: a phrase found in two spellings counts once (issue 11.15)
 WEIGHTS = {"entities": 0.5, "lexical": 0.3, "phrases": 0.2}
 #: How much one entity of each kind says about a story.
 KIND_WEIGHT = {"OFFICIAL": 3.0, "CREW": 2.5, "PROGRAM": 2.5, "SPACECRAFT": 1.5,
@@ -144,11 +144,32 @@ def build_profile(seed: Seed, mentions: Sequence[Mention], background: Backgroun
     vector = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TERMS])
     norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
     terms = {t: w / norm for t, w in vector.items()}
-    phrases = dict(_auto_phrases(body, background))
-    phrases.update(seed.phrase_boosts)
+    phrases = _merge_phrases(_auto_phrases(body, background), seed.phrase_boosts.items())
     version = f"{seed.digest}-s{SCORER_VERSION}"  # as in stages.matcher_version
     return Profile(seed_id=seed.id, title=seed.title, version=version, entities=top,
                    terms=terms, phrases=phrases)
+
+
+def phrase_key(phrase: str) -> str:
+    """What makes two phrases the same for matching: case, spaces and hyphens aside
+    ("ISS extension" = "iss extension", "cross-flight" = "cross flight"), as
+    :func:`_phrase_pattern` finds them."""
+    return " ".join(p for p in re.split(r"[\s\-]+", phrase.strip().lower()) if p)
+
+
+def _merge_phrases(auto: Iterable[tuple[str, float]],
+                   boosts: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """One entry per :func:`phrase_key`, with the largest weight given to any of its forms;
+    a front-matter spelling wins over the seed's own (lower-cased) two-word phrase, so a
+    phrase found twice is counted once."""
+    merged: dict[str, tuple[str, float]] = {}
+    for phrase, weight in (*auto, *boosts):
+        key = phrase_key(phrase)
+        if not key:
+            continue
+        old = merged.get(key)
+        merged[key] = (phrase, max(weight, old[1]) if old else weight)
+    return dict(sorted(merged.values()))
 
 
 def _auto_phrases(text: str, background: Background) -> list[tuple[str, float]]:

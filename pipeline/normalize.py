@@ -16,16 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 
 from .config import Settings
+from .sanitize import canonical_url, clean_text
 
-#: Query parameters that only track the reader; dropped from canonical URLs.
-TRACKING_PARAMS = re.compile(
-    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|yclid|_hsenc|_hsmi|"
-    r"mkt_tok|igshid|ref_src|cmpid|ncid|sr_share)$", re.I)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
 _ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.I | re.S)
 _DOCTYPE_SUBSET_TEXT = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
@@ -66,6 +62,9 @@ class Article:
     author: str | None = None
     language: str | None = None
     content_hash: str = ""
+    #: Why ``published_at`` is the fetch time although the source gave a date (unparseable,
+    #: in the future); None when the date was used or there was none.
+    date_note: str | None = None
 
 
 @dataclass
@@ -118,35 +117,9 @@ def html_to_text(markup: str | None) -> str:
             text = "".join(parser.parts)
         except (AssertionError, ValueError):  # html.parser gives up on some garbage
             text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    text = text.replace("\x00", "").replace("\xa0", " ")
+    text = clean_text(text).replace("\xa0", " ")
     lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
-
-
-def canonical_url(url: str | None, max_length: int = 1024) -> str | None:
-    """A canonical http(s) URL, or None for anything else (javascript:, data:, too long)."""
-    if not url or not isinstance(url, str):
-        return None
-    url = url.strip()
-    if len(url) > max_length or any(c in url for c in "\x00\r\n\t "):
-        return None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.lower()
-    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
-        host = f"{host}:{port}"
-    if parts.username or parts.password:
-        return None
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not TRACKING_PARAMS.match(k)])
-    path = parts.path or "/"
-    return urlunsplit((scheme, host, path, query, ""))
 
 
 def defuse_xml(body: bytes) -> tuple[bytes, bool]:
@@ -217,12 +190,16 @@ def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime
                         bozo=bozo)
     if defused:
         result.notes.append("DOCTYPE internal subset or entity declarations removed")
-    if len(entries) > settings.max_items_per_feed:
-        result.capped = len(entries) - settings.max_items_per_feed
-        result.notes.append(f"{len(entries)} entries, capped at {settings.max_items_per_feed}")
-        entries = entries[: settings.max_items_per_feed]
+    cap = settings.max_items_per_feed
+    numbered = list(enumerate(entries, start=1))
+    if len(entries) > cap:
+        result.capped = len(entries) - cap
+        numbered, newest = _keep_newest(numbered, cap)
+        kept = f"kept the newest {cap}" if newest else f"kept the first {cap} (no dates)"
+        result.notes.append(f"{len(entries)} entries, capped at {cap}; {kept}")
     seen: set[str] = set()
-    for entry in entries:
+    date_notes: list[str] = []
+    for number, entry in numbered:
         article = normalize_entry(entry, fetched_at=fetched_at, settings=settings,
                                   language=feed_language)
         if article is None:
@@ -233,10 +210,54 @@ def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime
             continue
         seen.add(article.guid)
         result.articles.append(article)
+        if article.date_note:
+            date_notes.append(f"entry {number}: {article.date_note}")
     if result.skipped:
         result.notes.append(f"{result.skipped} entries skipped (no usable id, link or text, "
                             "or a duplicate id)")
+    if date_notes:
+        more = f"; and {len(date_notes) - 3} more" if len(date_notes) > 3 else ""
+        result.notes.append("; ".join(date_notes[:3]) + more)
     return result
+
+
+def _entry_time(entry: Any) -> float | None:
+    """The entry's own date as a timestamp (published, else updated, else created)."""
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return float(calendar.timegm(value))
+            except (OverflowError, ValueError, TypeError):
+                continue
+    return None
+
+
+def _keep_newest(numbered: list[tuple[int, Any]], cap: int) -> tuple[list[tuple[int, Any]],
+                                                                     bool]:
+    """The ``cap`` newest of the numbered entries, in document order, and whether dates
+    decided it.
+
+    Entries are ranked by their own dates. An undated entry takes the date of the dated
+    entry before it in the document (or after it, at the top), so it stays among its
+    neighbours; equal dates are broken by the document's own direction (an oldest-first
+    feed's newest entries are at its end). With no dates at all, the top of the document
+    is kept: feeds list their newest entries first.
+    """
+    stamps = [_entry_time(entry) for _n, entry in numbered]
+    dated = [t for t in stamps if t is not None]
+    if not dated:
+        return numbered[:cap], False
+    ascending = sum(b > a for a, b in zip(dated, dated[1:], strict=False)) > \
+        sum(b < a for a, b in zip(dated, dated[1:], strict=False))
+    filled: list[float] = []
+    last = dated[0]
+    for stamp in stamps:
+        last = stamp if stamp is not None else last
+        filled.append(last)
+    order = sorted(range(len(numbered)), reverse=True,
+                   key=lambda i: (filled[i], i if ascending else -i))
+    return [numbered[i] for i in sorted(order[:cap])], True
 
 
 def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
@@ -257,11 +278,12 @@ def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
     digest = content_hash(title, summary)
     if not guid:
         guid = link or f"sha:{digest}"
-    published, estimated = _published(entry, fetched_at)
+    published, estimated, date_note = _published(entry, fetched_at)
     author = html_to_text(entry.get("author"))[:200] or None
     return Article(guid=guid, url=link, title=title, summary=summary, published_at=published,
                    published_estimated=estimated, author=author,
-                   language=_language(entry.get("language")) or language, content_hash=digest)
+                   language=_language(entry.get("language")) or language, content_hash=digest,
+                   date_note=date_note)
 
 
 def _summary(entry: Any) -> str:
@@ -275,7 +297,8 @@ def _summary(entry: Any) -> str:
     return max(texts, key=len) if texts else ""
 
 
-def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool]:
+def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool, str | None]:
+    """(published_at, estimated, why the fetch time was used despite a date in the entry)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
@@ -284,9 +307,20 @@ def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool]:
             except (OverflowError, ValueError, TypeError, OSError):
                 continue
             if when > fetched_at + FUTURE_TOLERANCE or when.year < 1970:
-                return iso(fetched_at), True
-            return iso(when), False
-    return iso(fetched_at), True
+                return iso(fetched_at), True, (f"published {iso(when)} is implausible; "
+                                               "using the fetch time")
+            return iso(when), False, None
+    raw = next((entry.get(k) for k in ("published", "updated", "created") if entry.get(k)), None)
+    if raw:
+        return iso(fetched_at), True, (f"unparseable published {_quoted(raw)}; "
+                                       "using the fetch time")
+    return iso(fetched_at), True, None
+
+
+def _quoted(value: Any) -> str:
+    """A source's value, short and inert, for a note: ``'yesterday-ish'``."""
+    text = " ".join(clean_text(str(value)).split())
+    return repr(text if len(text) <= 60 else text[:59] + "…")
 
 
 def _language(value: Any) -> str | None:
@@ -296,23 +330,32 @@ def _language(value: Any) -> str | None:
 
 
 def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> Article | None:
-    """An ``import`` JSONL record -> :class:`Article` (None when it has no text)."""
-    text = str(record.get("text") or "").replace("\x00", "").strip()
+    """An ``import`` JSONL record -> :class:`Article` (None when it has no text).
+
+    An unusable ``published`` keeps the import time, flagged estimated, and says why in
+    ``date_note``.
+    """
+    text = clean_text(str(record.get("text") or "")).strip()
     if not text:
         return None
-    title = _WS.sub(" ", str(record.get("title") or "")).strip()[:1000]
+    title = _WS.sub(" ", clean_text(str(record.get("title") or ""))).strip()[:1000]
     url = canonical_url(record.get("url"), settings.max_url_length)
     digest = content_hash(title, text)
     guid = str(record["id"]) if record.get("id") not in (None, "") else (url or f"sha:{digest}")
-    published, estimated = iso(now), True
-    if record.get("published"):
+    published, estimated, note = iso(now), True, None
+    raw = record.get("published")
+    if raw not in (None, ""):
         try:
-            when = datetime.fromisoformat(str(record["published"]).replace("Z", "+00:00"))
+            when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+        except ValueError:
+            note = f"unparseable published {_quoted(raw)}; using the import time"
+        else:
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             if when <= now + FUTURE_TOLERANCE:
                 published, estimated = iso(when), False
-        except ValueError:
-            pass  # unparseable date: keep the import time, flagged as estimated
+            else:
+                note = f"published {_quoted(raw)} is in the future; using the import time"
     return Article(guid=guid, url=url, title=title, summary=text,
                    published_at=published, published_estimated=estimated,
-                   language=_language(record.get("language")), content_hash=digest)
+                   language=_language(record.get("language")), content_hash=digest,
+                   date_note=note)

@@ -1,30 +1,47 @@
-"""Ad-hoc, read-only SQL over the event log, and the example questions it answers.
+"""Ad-hoc, read-only SQL over the event log, full-text search, and the example questions.
 
 Three locks keep ``spacewatch query`` from changing anything, even by mistake: the database
-is opened with ``mode=ro``, ``PRAGMA query_only`` is on, and an authorizer refuses every
-write, ``ATTACH``/``DETACH`` (which would create files) and every PRAGMA but a read-only few.
-Only statements that start with SELECT, WITH, VALUES, EXPLAIN or PRAGMA are run at all (so
-``VACUUM INTO`` cannot copy the database out).
+is opened read-only (``mode=ro``, or ``immutable=1`` on a read-only file system), ``PRAGMA
+query_only`` is on, and an authorizer refuses every write, ``ATTACH``/``DETACH`` (which would
+create files) and every PRAGMA but the read-only ones. Only statements that start with
+SELECT, WITH, VALUES, EXPLAIN or PRAGMA are run at all (so ``VACUUM INTO`` cannot copy the
+database out). A progress handler stops a statement at its time limit or on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import QueryError
+from .errors import QueryCancelled, QueryError, QueryTimeLimit, SpaceWatchError, StoreError
+from .store import damaged_db_message, is_damaged, open_readonly
 
-#: PRAGMAs that only read, whatever their argument (a table or index name).
+#: Like Datasette's ``sql_time_limit_ms``: ``spacewatch query`` stops a statement after this
+#: long inside SQLite unless ``--time-limit`` says otherwise.
+DEFAULT_TIME_LIMIT_MS = 1000
+#: SQLite virtual-machine steps between two checks of the time limit and of Ctrl-C.
+PROGRESS_STEPS = 1000
+#: Rows read from SQLite at a time.
+FETCH_BATCH = 256
+
+#: PRAGMAs that only read, whatever their argument (a table or index name, a row limit).
 INSPECT_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info",
-                             "index_xinfo", "foreign_key_list", "table_list"})
+                             "index_xinfo", "foreign_key_list", "table_list",
+                             "integrity_check", "quick_check", "foreign_key_check"})
 #: PRAGMAs that read without an argument but would write with one (user_version = 7).
 READ_PRAGMAS = frozenset({"database_list", "compile_options", "collation_list",
                           "function_list", "pragma_list", "table_list", "user_version",
                           "schema_version", "page_count", "page_size", "freelist_count",
-                          "journal_mode", "encoding", "data_version"})
+                          "journal_mode", "encoding", "data_version", "application_id",
+                          "auto_vacuum", "foreign_keys"})
 _ALLOWED_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(select|with|values|explain|"
                             r"pragma)\b", re.I | re.S)
 _DENIED = {
@@ -38,6 +55,12 @@ _DENIED = {
     sqlite3.SQLITE_DROP_TEMP_VIEW, sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_VTABLE,
     sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_REINDEX, sqlite3.SQLITE_ANALYZE,
     sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT,
+}
+_ACTION_NAMES = {
+    sqlite3.SQLITE_ATTACH: "ATTACH", sqlite3.SQLITE_DETACH: "DETACH",
+    sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE",
+    sqlite3.SQLITE_DELETE: "DELETE", sqlite3.SQLITE_TRANSACTION: "a transaction",
+    sqlite3.SQLITE_SAVEPOINT: "a savepoint",
 }
 
 
@@ -74,13 +97,17 @@ WHERE en.kind = 'OFFICIAL' AND c.this_week > c.last_week
 ORDER BY jump DESC, en.name
 LIMIT 20
 """.strip(), {}),
-    Example("articles_per_source_per_day", "Articles per source per day (last 30 days)", """
-SELECT substr(a.published_at, 1, 10) AS day, coalesce(f.name, a.source) AS source,
-       count(*) AS articles
-FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+    # Each feed that carried a story counts it (article_sources), under the feed's name; the
+    # alias is not the name of any column (GROUP BY source would group by articles.source).
+    Example("articles_per_source_per_day", "Articles per feed per day (last 30 days)", """
+SELECT substr(a.published_at, 1, 10) AS day, coalesce(f.name, a.source) AS feed,
+       count(DISTINCT a.id) AS articles
+FROM articles a
+JOIN article_sources s ON s.article_id = a.id
+LEFT JOIN feeds f ON f.id = s.feed_id
 WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
-GROUP BY day, source
-ORDER BY day DESC, articles DESC
+GROUP BY day, feed
+ORDER BY day DESC, articles DESC, feed
 """.strip(), {}),
     Example("full_text_search", "Full-text search, latest stored first (deorbit)", """
 SELECT a.id, a.published_at, a.title,
@@ -93,56 +120,242 @@ LIMIT 20
 ]
 
 
-def _authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None,
-                trigger: str | None) -> int:
-    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
-        # FTS5's constructor declares its table this way when a query opens it; real writes
-        # are still impossible (mode=ro, query_only).
-        return sqlite3.SQLITE_OK
-    if action in _DENIED:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA:
-        name = (arg1 or "").lower()
-        if name in INSPECT_PRAGMAS or (name in READ_PRAGMAS and arg2 is None):
+class _Guard:
+    """The authorizer: refuses every write, ATTACH/DETACH and every PRAGMA but the read-only
+    ones, and remembers what it refused last (for the message)."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None,
+                 trigger: str | None) -> int:
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+            # FTS5's constructor declares its table this way when a query opens it; real
+            # writes are still impossible (mode=ro, query_only).
             return sqlite3.SQLITE_OK
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
+        if action in _DENIED:
+            self.refused = _ACTION_NAMES.get(action, "a write")
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_PRAGMA:
+            name = (arg1 or "").lower()
+            if name in INSPECT_PRAGMAS or (name in READ_PRAGMAS and arg2 is None):
+                return sqlite3.SQLITE_OK
+            self.refused = (f"PRAGMA {name} = {arg2}" if arg2 is not None and name in
+                            READ_PRAGMAS else f"PRAGMA {name}")
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
 
 
-def connect_readonly(path: str | Path) -> sqlite3.Connection:
-    """A connection that cannot change the database or create files."""
+def _connect(path: str | Path) -> tuple[sqlite3.Connection, _Guard]:
     path = Path(path)
     if not path.is_file():
         raise QueryError(f"{path}: no such database (run 'spacewatch fetch' or 'demo' first)")
+    conn = open_readonly(path)
+    guard = _Guard()
+    conn.set_authorizer(guard)
+    return conn, guard
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection that cannot change the database or create files (on a read-only file
+    system too: see :func:`pipeline.store.readonly_uri`)."""
+    return _connect(path)[0]
+
+
+class _Budget:
+    """The time a query spends inside SQLite (not waiting for its reader: a CSV piped into
+    ``less`` does not use it up), and the progress handler that stops it at the limit or
+    when ``cancel`` is set."""
+
+    def __init__(self, time_limit_ms: int | None, cancel: threading.Event | None) -> None:
+        self.limit_ms = time_limit_ms or None
+        self.cancel = cancel
+        self.spent = 0.0
+        self.started: float | None = None
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started is not None:
+            self.spent += time.monotonic() - self.started
+        self.started = None
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def used_up(self) -> bool:
+        if self.limit_ms is None:
+            return False
+        running = time.monotonic() - self.started if self.started is not None else 0.0
+        return (self.spent + running) * 1000 >= self.limit_ms
+
+    def progress(self) -> int:
+        """SQLite's progress handler: non-zero interrupts the statement."""
+        return int(self.cancelled() or self.used_up())
+
+
+class QueryRows:
+    """The columns of a running query and an iterator over its rows, read in batches as
+    they are consumed (nothing is fetched ahead)."""
+
+    def __init__(self, path: Path, cursor: sqlite3.Cursor, budget: _Budget,
+                 guard: _Guard) -> None:
+        self.path = path
+        self.columns = [d[0] for d in cursor.description or []]
+        self._cursor = cursor
+        self._budget = budget
+        self._guard = guard
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        while True:
+            if self._budget.cancelled():
+                raise QueryCancelled("query stopped (Ctrl-C)")
+            try:
+                with self._budget:
+                    batch = self._cursor.fetchmany(FETCH_BATCH)
+            except sqlite3.Error as exc:
+                raise _query_error(exc, self.path, self._budget, self._guard) from None
+            if not batch:
+                return
+            yield from batch
+
+
+@contextmanager
+def open_query(path: str | Path, sql: str, params: dict[str, Any] | None = None, *,
+               time_limit_ms: int | None = None,
+               cancel: threading.Event | None = None) -> Iterator[QueryRows]:
+    """Start one read-only statement; yield its columns and rows, closing it afterwards.
+
+    ``time_limit_ms`` bounds the time spent inside SQLite (None or 0: no limit); setting
+    ``cancel`` (from a SIGINT handler, say) stops the statement at its next progress check.
+    Either ends in :class:`QueryTimeLimit` or :class:`QueryCancelled`.
+    """
+    path = Path(path)
+    conn, guard = _connect(path)
+    budget = _Budget(time_limit_ms, cancel)
     try:
-        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=10)
-        conn.execute("PRAGMA query_only = ON")
-    except sqlite3.Error as exc:
-        raise QueryError(f"{path}: cannot open read-only: {exc}") from None
-    conn.set_authorizer(_authorizer)
-    return conn
+        _check_read_only(conn, sql, path, guard)
+        if budget.limit_ms is not None or cancel is not None:
+            conn.set_progress_handler(budget.progress, PROGRESS_STEPS)
+        try:
+            with budget:
+                cursor = conn.execute(sql, params or {})
+        except sqlite3.Error as exc:
+            raise _query_error(exc, path, budget, guard) from None
+        yield QueryRows(path, cursor, budget, guard)
+    finally:
+        conn.close()
 
 
 def run_query(path: str | Path, sql: str, params: dict[str, Any] | None = None,
-              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one read-only statement; return column names and rows."""
-    if not _ALLOWED_START.match(sql):
-        raise QueryError("only read-only queries are allowed (SELECT, WITH, VALUES, EXPLAIN, "
-                         "PRAGMA): 'spacewatch query' never changes the log")
-    conn = connect_readonly(path)
+              limit: int | None = None, *, time_limit_ms: int | None = None,
+              cancel: threading.Event | None = None
+              ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only statement; return column names and (the first ``limit``) rows."""
+    with open_query(path, sql, params, time_limit_ms=time_limit_ms, cancel=cancel) as result:
+        rows = list(itertools.islice(result, limit) if limit else result)
+        return result.columns, rows
+
+
+def _check_read_only(conn: sqlite3.Connection, sql: str, path: Path, guard: _Guard) -> None:
+    """Only statements that start with SELECT, WITH, VALUES, EXPLAIN or PRAGMA run at all.
+
+    Anything else is compiled with EXPLAIN in front (which never runs it) so that a typo
+    ("SELEC") is reported as the syntax error it is, not as a refused write.
+    """
+    if _ALLOWED_START.match(sql):
+        return
+    if not sql.strip() or not re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.S).strip():
+        raise QueryError("no SQL given")
     try:
-        cursor = conn.execute(sql, params or {})
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
-        return columns, rows
-    except sqlite3.DatabaseError as exc:
-        message = str(exc)
-        if "not authorized" in message or "readonly" in message or "query_only" in message:
-            raise QueryError(f"refused: {message} — 'spacewatch query' is read-only") from None
-        raise QueryError(f"SQL error: {message}") from None
-    except sqlite3.Warning as exc:
-        raise QueryError(f"SQL error: {exc}") from None
-    except sqlite3.ProgrammingError as exc:
-        raise QueryError(f"SQL error: {exc}") from None
-    finally:
-        conn.close()
+        conn.execute("EXPLAIN " + sql).close()
+    except sqlite3.Error as exc:
+        error = _query_error(exc, path, None, guard)
+        if str(error).startswith("syntax error"):
+            raise error from None
+    raise QueryError("only read-only queries are allowed (SELECT, WITH, VALUES, EXPLAIN, "
+                     "PRAGMA): 'spacewatch query' never changes the log")
+
+
+def _query_error(exc: sqlite3.Error, path: Path, budget: _Budget | None,
+                 guard: _Guard) -> SpaceWatchError:
+    """One clear line for what went wrong, in the user's terms."""
+    message = str(exc)
+    if is_damaged(exc):
+        return StoreError(damaged_db_message(path))
+    if "interrupted" in message and budget is not None:
+        if budget.cancelled():
+            return QueryCancelled("query stopped (Ctrl-C)")
+        if budget.used_up():
+            return QueryTimeLimit(f"query interrupted after {budget.limit_ms} ms "
+                                  "(raise --time-limit, or 0 for none)")
+    syntax = re.search(r'near "(.*)": syntax error', message, re.S)
+    if syntax:
+        return QueryError(f'syntax error near "{syntax.group(1)}"')
+    if "incomplete input" in message:
+        return QueryError("syntax error: incomplete input (the SQL ends too early)")
+    if "fts5: syntax error" in message:
+        return QueryError(f"full-text search {message.removeprefix('fts5: ')}")
+    if "not authorized" in message:
+        what = guard.refused or "a statement that is not read-only"
+        return QueryError(f"refused: {what} — 'spacewatch query' is read-only")
+    if "readonly" in message or "query_only" in message:
+        return QueryError(f"refused: {message} — 'spacewatch query' is read-only")
+    return QueryError(f"SQL error: {message}")
+
+
+# -- full-text search ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One article found by :func:`search_articles`. ``snippet`` marks the matched words
+    with :data:`HIT_START` … :data:`HIT_END`."""
+
+    id: int
+    published_at: str
+    feed: str
+    title: str
+    snippet: str
+
+
+HIT_START, HIT_END = "\x02", "\x03"
+
+
+def fts_query(terms: str) -> str:
+    """Words as typed, made safe for FTS5 MATCH: each whitespace-separated term becomes a
+    quoted string (``"`` doubled), so ``cross-flight`` is the phrase "cross flight" rather
+    than FTS5's syntax for "cross, but not the column flight"; the terms must all occur."""
+    words = terms.split()
+    if not words:
+        raise QueryError("nothing to search for (give one or more words)")
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+SEARCH_SQL = f"""
+SELECT a.id, a.published_at,
+       (SELECT group_concat(coalesce(f.name, a.source), ', ') FROM article_sources s
+        LEFT JOIN feeds f ON f.id = s.feed_id WHERE s.article_id = a.id) AS feed,
+       a.title, snippet(articles_fts, -1, '{HIT_START}', '{HIT_END}', '…', 16) AS snippet
+FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+WHERE articles_fts MATCH :q
+ORDER BY a.published_at DESC, a.id DESC
+LIMIT :limit
+"""
+
+
+def search_articles(path: str | Path, terms: str, *, raw: bool = False, limit: int = 20,
+                    time_limit_ms: int | None = None,
+                    cancel: threading.Event | None = None) -> list[SearchHit]:
+    """Articles whose title, summary or text hold every term, newest first.
+
+    ``raw`` passes ``terms`` to FTS5 as its query syntax (``NEAR(…)``, ``OR``, ``prefix*``).
+    """
+    match = terms.strip() if raw else fts_query(terms)
+    if not match:
+        raise QueryError("nothing to search for (give one or more words)")
+    with open_query(path, SEARCH_SQL, {"q": match, "limit": limit},
+                    time_limit_ms=time_limit_ms, cancel=cancel) as rows:
+        return [SearchHit(id=r[0], published_at=r[1], feed=r[2] or "", title=r[3],
+                          snippet=r[4] or "") for r in rows]

@@ -20,10 +20,11 @@ from typing import Any
 
 from .config import Config, Settings
 from .entities import Analyzer, Mention
+from .events import ArticleScores, EventCounts, Scoring, SeedScore
 from .fetch import Fetcher, now_utc
 from .match import SCORER_VERSION, Background, Profile, build_profile, score, tokens
 from .normalize import iso
-from .seeds import Seed, load_seeds
+from .seeds import PROBLEMS_META_KEY, Seed, SeedSet, load_seeds, problems_to_json
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,14 @@ def analysis_text(title: str, text: str) -> str:
     return f"{title}\n\n{text}" if title else text
 
 
-def run_entities(store: Store, settings: Settings, *, matcher: Matcher | None = None,
+def run_entities(store: Store, settings: Settings, *,
                  progress: ProgressFn | None = None) -> dict[str, int]:
-    """NER (then matching, in the same transaction) on every article whose NLP version is
-    missing or stale.
+    """NER on every article whose NLP version is missing or stale (the first of the two
+    phases of :func:`process_pending`; matching follows once every article has its mentions).
 
     Texts stream through one ``nlp.pipe`` call per chunk (so ``nlp_processes`` > 1 starts
-    its workers once, not per batch); results are written every ``BATCH`` articles.
+    its workers once, not per batch); results are written every ``BATCH`` articles, one
+    transaction per batch.
     """
     analyzer = get_analyzer(settings)
     todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
@@ -74,9 +76,9 @@ def run_entities(store: Store, settings: Settings, *, matcher: Matcher | None = 
             for item in stream:
                 pending.append(item)
                 if len(pending) == BATCH:
-                    _save_batch(store, analyzer, matcher, pending, [], counts, progress)
+                    _save_batch(store, analyzer, pending, [], counts, progress)
                     pending = []
-            _save_batch(store, analyzer, matcher, pending, [], counts, progress)
+            _save_batch(store, analyzer, pending, [], counts, progress)
         except NER_ERRORS as exc:
             log.warning("NER stream failed (%s); going on article by article", exc)
             rest = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
@@ -86,29 +88,23 @@ def run_entities(store: Store, settings: Settings, *, matcher: Matcher | None = 
                     continue  # saved before the failure
                 try:
                     done = [(row, text, analyzer.analyze_one(text))]
-                    _save_batch(store, analyzer, matcher, done, [], counts, progress)
+                    _save_batch(store, analyzer, done, [], counts, progress)
                 except NER_ERRORS as one:
                     log.warning("NER failed on article %s: %s", row["id"], one)
-                    _save_batch(store, analyzer, matcher, [],
+                    _save_batch(store, analyzer, [],
                                 [(row["id"], f"{type(one).__name__}: {one}")], counts, progress)
     return counts
 
 
-def _save_batch(store: Store, analyzer: Analyzer, matcher: Matcher | None,
+def _save_batch(store: Store, analyzer: Analyzer,
                 items: list[tuple[dict[str, Any], str, list[Mention]]],
                 failures: list[tuple[int, str]], counts: dict[str, int],
                 progress: ProgressFn | None) -> None:
-    """Write one batch: mentions, version stamps and match events in one transaction."""
+    """Write one batch: mentions and version stamps in one transaction."""
     if items:
         now = iso(now_utc())
         results = [(row["id"], mentions) for row, _t, mentions in items]
-
-        def after(conn: Any) -> None:
-            if matcher is not None:
-                for row, text, mentions in items:
-                    matcher.write(conn, row["id"], text, mentions, analyzer.version, now)
-
-        store.save_mentions(results, analyzer.version, now, after=after)
+        store.save_mentions(results, analyzer.version, now)
         counts["analyzed"] += len(items)
         counts["mentions"] += sum(len(m) for _r, _t, m in items)
     for article_id, error in failures:
@@ -128,12 +124,19 @@ def seeds_folder(config: Config) -> Path:
 
 @dataclass
 class Matcher:
-    """Seed profiles plus the background they were weighted on; writes match events."""
+    """Seed profiles plus the background they were weighted on."""
 
     profiles: list[Profile]
     background: Background
     threshold: float
     version: str
+    seed_set: SeedSet | None = None  # the seeds profiled, and the files skipped
+
+    @property
+    def scoring(self) -> Scoring:
+        """What every event this matcher writes records about how it was scored."""
+        return Scoring(threshold=self.threshold, scorer_version=SCORER_VERSION,
+                       corpus_version=self.background.n_docs, match_version=self.version)
 
     def results(self, text: str, mentions: Sequence[Mention]) -> list[tuple[str, float,
                                                                              dict[str, Any]]]:
@@ -144,15 +147,18 @@ class Matcher:
             out.append((profile.seed_id, result.score, result.explanation))
         return out
 
-    def write(self, conn: Any, article_id: int, text: str, mentions: Sequence[Mention],
-              nlp_version: str, now: str) -> int:
-        """Score one article and replace its events (inside the caller's transaction)."""
-        kept = [(seed_id, value, json.dumps(explanation, ensure_ascii=False, sort_keys=True))
-                for seed_id, value, explanation in self.results(text, mentions)
-                if value >= self.threshold]
-        Store.write_matches(conn, article_id, kept, f"{nlp_version}|{self.version}", now,
-                            [p.seed_id for p in self.profiles])
-        return len(kept)
+    def scores(self, article_id: int, text: str, mentions: Sequence[Mention],
+               nlp_version: str) -> ArticleScores:
+        """One article's scores against every seed, ready for :meth:`Store.record_scores`
+        (which decides, by the event log's rule, what they change)."""
+        versions = {p.seed_id: p.version for p in self.profiles}
+        return ArticleScores(
+            article_id=article_id, pipeline_version=f"{nlp_version}|{self.version}",
+            scores=tuple(SeedScore(seed_id=seed_id, score=value,
+                                   explanation=json.dumps(explanation, ensure_ascii=False,
+                                                          sort_keys=True),
+                                   seed_version=versions[seed_id])
+                         for seed_id, value, explanation in self.results(text, mentions)))
 
 
 def matcher_version(seeds: Sequence[Seed], settings: Settings) -> str:
@@ -163,12 +169,17 @@ def matcher_version(seeds: Sequence[Seed], settings: Settings) -> str:
     return f"m{SCORER_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-def build_matcher(store: Store | None, config: Config, *, record: bool = True) -> Matcher:
+def build_matcher(store: Store | None, config: Config, *, record: bool = True,
+                  previous: SeedSet | None = None) -> Matcher:
     """Load the seeds, weigh them against the stored corpus (or, without a store, against
-    the seeds alone) and, with ``record``, write them to the ``seeds`` table."""
+    the seeds alone) and, with ``record`` (matching runs only; listing is read-only), make
+    the ``seeds`` table reflect them: removed seeds are retired, returning ones un-retired."""
     settings = config.settings
     analyzer = get_analyzer(settings)
-    seeds = load_seeds(seeds_folder(config))
+    # An invalid seed file is skipped (and reported); with ``previous`` (the daemon), its
+    # last good version stays in use.
+    seed_set = load_seeds(seeds_folder(config), analyzer.gazetteer.entries).keeping(previous)
+    seeds = seed_set.seeds
     seed_texts = [analysis_text(seed.title, seed.text) for seed in seeds]
     if store is not None:
         n, texts, entity_df = store.background_sample(BACKGROUND_SAMPLE)
@@ -182,36 +193,39 @@ def build_matcher(store: Store | None, config: Config, *, record: bool = True) -
     version = matcher_version(seeds, settings)
     now = iso(now_utc())
     if store is not None and record:
-        store.upsert_seeds([{"id": seed.id, "title": seed.title, "path": seed.path,
-                             "date": seed.date, "url": seed.url,
-                             "profile_version": profile.version,
-                             "profile": json.dumps(profile.summary(), ensure_ascii=False),
-                             "updated_at": now}
-                            for seed, profile in zip(seeds, profiles, strict=True)])
+        store.sync_seeds([{"id": seed.id, "title": seed.title, "path": seed.path,
+                           "date": seed.date, "url": seed.url,
+                           "profile_version": profile.version,
+                           "profile": json.dumps(profile.summary(), ensure_ascii=False),
+                           "updated_at": now}
+                          for seed, profile in zip(seeds, profiles, strict=True)], now,
+                         skipped=[problem.path for problem in seed_set.problems])
+    if store is not None and record:  # for `status`
+        store.set_meta(PROBLEMS_META_KEY, problems_to_json(seed_set.problems), now)
     return Matcher(profiles=profiles, background=background,
-                   threshold=settings.match_threshold, version=version)
+                   threshold=settings.match_threshold, version=version, seed_set=seed_set)
 
 
 def run_matching(store: Store, matcher: Matcher, *,
-                 progress: ProgressFn | None = None) -> dict[str, int]:
-    """Re-score processed articles whose matches came from other seeds or another scorer,
-    from their stored mentions (no NER)."""
+                 progress: ProgressFn | None = None) -> EventCounts:
+    """Score the analysed articles that are new or stale for matching (new mentions, other
+    seeds, another scorer or threshold) from their stored mentions (no NER), and apply the
+    scores to the event log by its versioning rule (``pipeline.events``), one transaction
+    per batch."""
     todo = store.articles_needing_match(matcher.version)
     if progress:
         progress("stage:matching", len(todo))
-    events = 0
+    counts = EventCounts()
     for start in range(0, len(todo), BATCH):
         ids = todo[start:start + BATCH]
-        rows = store.articles_by_id(ids)
         mentions = store.mentions_for(ids)
-        now = iso(now_utc())
-        with store.transaction() as conn:
-            for row in rows:
-                events += matcher.write(conn, row["id"], analysis_text(row["title"], row["text"]),
-                                        mentions[row["id"]], row["nlp_version"], now)
+        batch = [matcher.scores(row["id"], analysis_text(row["title"], row["text"]),
+                                mentions[row["id"]], row["nlp_version"])
+                 for row in store.articles_by_id(ids)]
+        counts.merge(store.record_scores(batch, matcher.scoring, iso(now_utc())))
         if progress:
             progress("advance", len(ids))
-    return {"rescored": len(todo), "events": events}
+    return counts
 
 
 def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = None, *,
@@ -258,7 +272,12 @@ def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
                     progress: ProgressFn | None = None) -> dict[str, object]:
     """Bring every stored article's derived data up to date; returns counts per stage.
 
-    ``matcher`` lets a long-running caller (the daemon) reuse seed profiles it built.
+    Two phases: entities for every pending article first (mentions stored, one transaction
+    per batch), then the seeds are weighed against the whole stored corpus — this batch
+    included — and the stale articles scored. So an import's first articles are scored with
+    the same corpus statistics as its last: the same stored articles give the same scores
+    whatever order they arrived in. ``matcher`` lets a long-running caller (the daemon)
+    reuse seed profiles it built (their corpus statistics are then those of build time).
     """
     stats: dict[str, object] = {}
     pages = run_full_text(store, config.settings, fetcher, progress=progress)
@@ -267,18 +286,20 @@ def process_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
                               f"{pages['failed']} failed")
     analyzer = get_analyzer(config.settings)
     if matcher is None:
-        version = matcher_version(load_seeds(seeds_folder(config)), config.settings)
+        seed_set = load_seeds(seeds_folder(config), analyzer.gazetteer.entries)
+        store.set_meta(PROBLEMS_META_KEY, problems_to_json(seed_set.problems), iso(now_utc()))
+        version = matcher_version(seed_set.seeds, config.settings)
         if not store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS, limit=1) and \
                 not store.articles_needing_match(version, limit=1):
             return stats  # nothing new or stale: no seed profiles to build
-        matcher = build_matcher(store, config)
-    ner = run_entities(store, config.settings, matcher=matcher, progress=progress)
+    ner = run_entities(store, config.settings, progress=progress)
     stats["entities"] = f"{ner['analyzed']} articles, {ner['mentions']} mentions" + (
         f", {ner['failed']} failed" if ner["failed"] else "")
-    rematch = run_matching(store, matcher, progress=progress)
-    events = store.match_count()
-    stats["matches"] = f"{events} events from {len(matcher.profiles)} seeds" + (
-        f" ({rematch['rescored']} articles re-scored)" if rematch["rescored"] else "")
+    if matcher is None:
+        matcher = build_matcher(store, config)
+    counts = run_matching(store, matcher, progress=progress)
+    stats["matches"] = (f"{counts.describe()}; " if counts.rescored else "") + \
+        f"{store.match_count()} events from {len(matcher.profiles)} seeds"
     return stats
 
 

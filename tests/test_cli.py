@@ -48,8 +48,8 @@ def test_fetch_then_status(tmp_path: Path) -> None:
         runner = CliRunner()
         args = ["--db", str(tmp_path / "t.db"), "--config", str(config)]
         result = runner.invoke(cli, [*args, "fetch"])
-        assert result.exit_code == 0, result.output
-        assert re.search(r"good\s+│\s+ok", result.output)
+        assert result.exit_code == 1, result.output  # a feed failed
+        assert re.search(r"good\s+ok", result.output)
         assert "failed: http 500" in result.output
         assert "2 feeds: 3 new" in result.output
         status = runner.invoke(cli, [*args, "status"])

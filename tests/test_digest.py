@@ -33,6 +33,7 @@ from pipeline.digest import (
     write_digest,
 )
 from pipeline.entities import Mention
+from pipeline.events import ArticleScores, Scoring, SeedScore
 from pipeline.normalize import Article
 from pipeline.store import Store
 
@@ -45,10 +46,10 @@ FEEDS = ("wire", "agency", "broken", "dead", "sleepy")
 
 
 def add_article(store: Store, key: str, title: str, published_at: str, feed: str | None = None,
-                url: str | None = None) -> int:
+                url: str | None = None, estimated: bool = False) -> int:
     saved = store.save_articles([Article(
         guid=key, url=url if url is not None else f"https://news.example/{key}", title=title,
-        summary=f"Summary of {key}.", published_at=published_at, published_estimated=False,
+        summary=f"Summary of {key}.", published_at=published_at, published_estimated=estimated,
         content_hash=f"hash-{key}")], published_at)
     article_id = saved.new_ids[0]
     if feed:
@@ -85,19 +86,25 @@ def explanation(score: float, entities: list[str], evidence: list[str]) -> str:
 def add_match(store: Store, article_id: int, seed_id: str, score: float,
               entities: list[str] | None = None, evidence: list[str] | None = None) -> None:
     ex = explanation(score, entities or ["Roscosmos"], evidence or ["Evidence sentence."])
-    with store.transaction() as conn:
-        Store.write_matches(conn, article_id, [(seed_id, score, ex)], "nlp|m1", NOW_ISO,
-                            [seed_id])
+    store.record_scores([ArticleScores(article_id, "nlp|m1", (SeedScore(seed_id, score, ex,
+                                                                        "p1"),))],
+                        Scoring(threshold=0.4, scorer_version="s1", corpus_version=0,
+                                match_version="m1"), NOW_ISO)
 
 
 def add_seeds(store: Store, *seeds: tuple[str, str]) -> None:
-    store.upsert_seeds([{"id": sid, "title": title, "path": f"seeds/{sid}.md", "date": None,
-                         "url": None, "profile_version": "p1", "profile": "{}",
-                         "updated_at": NOW_ISO} for sid, title in seeds])
+    store.sync_seeds([{"id": sid, "title": title, "path": f"seeds/{sid}.md", "date": None,
+                       "url": None, "profile_version": "p1", "profile": "{}",
+                       "updated_at": NOW_ISO} for sid, title in seeds], NOW_ISO)
 
 
 @pytest.fixture
 def known(store: Store) -> Store:
+    """The known database (:func:`build_known`)."""
+    return build_known(store)
+
+
+def build_known(store: Store) -> Store:
     """Two seeds with matches on 2025-07-16 (UTC), an empty third seed, earlier matches for
     the chart, a new official, a rising agency, and three unhealthy feeds."""
     store.sync_feeds([Feed(name=n, url=f"https://{n}.example/rss") for n in FEEDS], False,
@@ -151,8 +158,9 @@ def known(store: Store) -> Store:
     return store
 
 
-def as_json(store: Store, day: date = DAY, timezone: str = "UTC") -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(build_digest(store, day, "json", timezone, now=NOW))
+def as_json(store: Store, day: date = DAY, timezone: str = "UTC",
+            now: datetime = NOW) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(build_digest(store, day, "json", timezone, now=now))
     return data
 
 
@@ -172,8 +180,9 @@ def test_json_lists_every_seed_with_its_days_matches_best_first(known: Store) ->
         "Cross-flight seats extended to 2027"]
     assert [m["score"] for m in s1["matches"]] == [0.91, 0.72, 0.55]
     first = s1["matches"][0]
-    assert set(first) == {"article_id", "title", "url", "feed", "published_at", "score",
-                          "entities", "evidence"}
+    assert set(first) == {"article_id", "title", "url", "feed", "published_at",
+                          "published_estimated", "score", "entities", "evidence"}
+    assert first["published_estimated"] is False
     assert first["feed"] == "wire"
     assert first["url"] == "https://news.example/a1"
     assert first["published_at"] == "2025-07-16T09:30:00Z"
@@ -216,6 +225,76 @@ def test_markdown_shows_matches_in_score_order_as_links(known: Store) -> None:
     assert "- Entities: Dmitry Bakanov, Sean Duffy, Roscosmos, NASA, ISS" in md
 
 
+def markdown_sections(md: str) -> dict[str, list[str]]:
+    """Each heading line (``#``, ``##``, ``###``) with the non-blank lines under it."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in md.splitlines():
+        if re.match(r"#{1,3} ", line):
+            current = line
+            assert current not in sections, f"heading repeated: {line}"
+            sections[current] = []
+        elif line.strip():
+            sections.setdefault(current, []).append(line)
+    return sections
+
+
+def test_markdown_puts_each_heading_match_and_feed_problem_on_its_own_line(
+        known: Store) -> None:
+    md = build_digest(known, DAY, "md", "UTC", now=NOW)
+    lines = md.splitlines()
+    sections = markdown_sections(md)
+    assert list(sections) == [
+        "# SpaceWatch digest: Wednesday, 16 July 2025", "## Matches by seed",
+        "### Roscosmos chief visits NASA (3)", "### Lunar station talks (1)",
+        "### Quiet story (0)", "## Actors on the move", "## Matches per day, last 30 days",
+        "## Feed health"]
+    for i, line in enumerate(lines):  # a heading is a block: blank lines around it
+        if line.startswith("#"):
+            assert i == 0 or lines[i - 1] == "", f"no blank line before {line!r}"
+            assert lines[i + 1] == "", f"no blank line after {line!r}"
+    # Each match: one numbered item (1, 2, 3 … per seed), then its indented details.
+    for heading, count in (("### Roscosmos chief visits NASA (3)", 3),
+                           ("### Lunar station talks (1)", 1)):
+        body = sections[heading]
+        numbered = [line for line in body if re.match(r"\d+\. ", line)]
+        assert [int(line.split(".")[0]) for line in numbered] == list(range(1, count + 1))
+        assert all(re.match(r"\d+\. \[.+\]\(https://news\.example/a\d\) — \w+, \d\d:\d\d · "
+                            r"score \d\.\d\d$", line) for line in numbered)
+        assert all(re.match(r"\d+\. |   - (Entities|Evidence): ", line) for line in body)
+        assert len(body) == 3 * count
+    assert sections["### Quiet story (0)"] == ["No matches for this seed on 2025-07-16."]
+    # Each feed problem: its own list item, nothing after it on the line.
+    assert sections["## Feed health"] == [
+        "- **dead**: disabled (10 errors): connect timeout",
+        "- **broken**: failed (4 errors): http 503",
+        "- **sleepy**: quiet, no new article since 2025-07-10T08:00:00Z"]
+    table = sections["## Actors on the move"]
+    assert all(line.startswith("|") and line.endswith("|") and line.count("|") == 6
+               for line in table)
+    assert len(table) == 2 + 2
+    # A CommonMark parser sees the same blocks.
+    markdown_it = pytest.importorskip("markdown_it")
+    tokens = markdown_it.MarkdownIt("commonmark").parse(md)
+    assert [t.tag for t in tokens if t.type == "heading_open"] == \
+        ["h1", "h2", "h3", "h3", "h3", "h2", "h2", "h2"]
+    ordered = [t for t in tokens if t.type == "ordered_list_open"]
+    assert len(ordered) == 2
+    items = [t for t in tokens if t.type == "list_item_open" and t.level in (0, 1)]
+    assert len(items) == 3 + 1 + 3  # four matches, three feed problems
+
+
+def test_markdown_feed_problem_without_an_error_still_ends_its_line(store: Store) -> None:
+    store.sync_feeds([Feed(name=n, url=f"https://{n}.example/rss") for n in ("a", "b")],
+                     False, NOW_ISO)
+    with store.transaction() as conn:
+        conn.execute("UPDATE feeds SET last_outcome = 'failed', error_count = 1, "
+                     "last_fetch_at = ?, last_new_at = ?", (NOW_ISO, NOW_ISO))
+    md = build_digest(store, DAY, "md", "UTC", now=NOW)
+    assert markdown_sections(md)["## Feed health"] == ["- **a**: failed (1 error)",
+                                                       "- **b**: failed (1 error)"]
+
+
 def test_a_match_belongs_to_the_local_day_its_article_was_published(store: Store) -> None:
     add_seeds(store, ("s1", "Seed"))
     late = add_article(store, "late", "Late in Houston", "2025-07-16T22:30:00Z")  # 01:30 MSK
@@ -223,16 +302,36 @@ def test_a_match_belongs_to_the_local_day_its_article_was_published(store: Store
     add_match(store, late, "s1", 0.7)
     add_match(store, early, "s1", 0.6)
 
+    later = datetime(2025, 7, 17, 12, 0, tzinfo=UTC)
+
     def titles(day: date, tz: str) -> list[str]:
-        return [m["title"] for m in as_json(store, day, tz)["seeds"][0]["matches"]]
+        return [m["title"] for m in as_json(store, day, tz, later)["seeds"][0]["matches"]]
     assert titles(DAY, "UTC") == ["Late in Houston"]
     assert titles(DAY, "Europe/Moscow") == ["Early in Moscow"]
     assert titles(date(2025, 7, 17), "Europe/Moscow") == ["Late in Houston"]
     moscow = as_json(store, DAY, "Europe/Moscow")
     assert moscow["timezone"] == "Europe/Moscow"
     assert [c["matches"] for c in moscow["chart"][-2:]] == [0, 1]
-    html = build_digest(store, date(2025, 7, 17), "html", "Europe/Moscow", now=NOW)
+    html = build_digest(store, date(2025, 7, 17), "html", "Europe/Moscow", now=later)
     assert "· 01:30" in html  # shown in the digest's time zone
+
+
+def test_an_estimated_publication_time_is_marked_as_the_fetch_time_in_every_format(
+        known: Store) -> None:
+    undated = add_article(known, "u1", "Undated item", "2025-07-16T14:05:00Z", "wire",
+                          estimated=True)
+    add_match(known, undated, "s2-lunar", 0.9)
+    md = build_digest(known, DAY, "md", "UTC", now=NOW)
+    assert re.search(r"^1\. \[Undated item\]\(\S+\) — wire, ~14:05 \(fetch time\) · score 0\.90$",
+                     md, re.M)
+    assert "— wire, 09:30 · score 0.91" in md  # a known time is shown plainly
+    html = build_digest(known, DAY, "html", "UTC", now=NOW)
+    assert "~14:05 (fetch time)</span>" in html and "wire · 09:30</div>" in html
+    text = build_digest(known, DAY, "text", "UTC", now=NOW)
+    assert "    wire, ~14:05 (fetch time), score 0.90" in text.splitlines()
+    matches = {m["title"]: m for s in as_json(known)["seeds"] for m in s["matches"]}
+    assert matches["Undated item"]["published_estimated"] is True
+    assert matches["Bakanov meets Duffy in Houston"]["published_estimated"] is False
 
 
 # -- actors -------------------------------------------------------------------------------------
@@ -445,12 +544,12 @@ class SmtpSink:
     """A tiny SMTP server on 127.0.0.1 that records what it is sent (EHLO, AUTH PLAIN when
     ``auth``, MAIL, RCPT, DATA, QUIT)."""
 
-    def __init__(self, auth: bool = False) -> None:
+    def __init__(self, auth: bool = False, port: int = 0) -> None:
         self.auth = auth
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.logins: list[tuple[str, str]] = []
         self.stopping = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock = socket.create_server(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()

@@ -217,3 +217,96 @@ def test_shared_seed_is_the_project_seed() -> None:
     shared = shared_path("seeds", "000_3e7c918d4ad01335.txt").read_text()
     ours = (ROOT / "seeds" / "000_roscosmos_chief_visits_nasa.md").read_text()
     assert shared.strip().splitlines()[1] in ours
+
+
+# -- entity noise (issue 11 item 18) ---------------------------------------------------------
+
+MODEL_KINDS = ("PERSON", "ORGANIZATION", "PLACE")
+
+
+def model_entities(analyzer: Analyzer, text: str) -> dict[str, str]:
+    """Surface -> kind of the statistical model's unlinked entities in ``text``."""
+    return {m.surface: m.kind for m in analyzer.analyze_one(text) if m.kind in MODEL_KINDS}
+
+
+@pytest.mark.parametrize(("headline", "body", "noise"), [
+    ("NASA's Roman Space Telescope Sunshield Successfully Deployed",
+     "Engineers deployed the sunshield of the telescope on Tuesday, the agency said.",
+     "Sunshield"),
+    ("Terran Orbital Promotes Marc Bell to Chairman",
+     "The satellite maker said on Monday that its co-founder would lead the board.",
+     "Promotes"),
+    ("Astronauts Speak With Students From Orbit",
+     "Two NASA astronauts aboard the International Space Station answered questions from "
+     "students in Ohio on Friday.", "Speak"),
+    ("RUSSIA TO QUIT ISS AFTER 2028, SAYS ROSCOSMOS",
+     "Russia will leave the International Space Station after 2028, Roscosmos said.", "QUIT"),
+    ("U.S. Says Russia Must Keep ISS Flying",
+     "The U.S. said Russia must keep the station flying until 2030.", "Must Keep"),
+])
+def test_title_case_headline_words_are_not_entities(analyzer: Analyzer, headline: str,
+                                                    body: str, noise: str) -> None:
+    from pipeline.stages import analysis_text
+
+    found_ = model_entities(analyzer, analysis_text(headline, body))
+    assert not [s for s in found_ if noise in s], found_
+    assert not [s for s in found_ if "\n" in s], found_
+
+
+def test_headline_entity_confirmed_by_the_body_is_kept_and_trimmed(analyzer: Analyzer) -> None:
+    from pipeline.stages import analysis_text
+
+    text = analysis_text("Terran Orbital Promotes Marc Bell to Chairman",
+                         "Terran Orbital said on Monday that co-founder Marc Bell would chair "
+                         "its board.")
+    mentions = analyzer.analyze_one(text)
+    in_headline = {m.surface for m in mentions if m.end <= text.index("\n")}
+    assert "Terran Orbital Promotes" not in in_headline
+    assert "Terran Orbital" in in_headline  # the body confirms the company's name
+    voyager = analyzer.analyze_one(analysis_text(
+        "Voyager Technologies Names Dylan Taylor Chief Executive",
+        "Voyager Technologies said on Monday that Dylan Taylor would lead the company."))
+    assert [m.start for m in voyager if m.entity_id == "person:dylan-taylor"][0] < 60
+
+
+def test_sentence_case_headline_keeps_its_entities(analyzer: Analyzer) -> None:
+    from pipeline.stages import analysis_text
+
+    text = analysis_text("Marc Bell named chairman of Terran Orbital",
+                         "The satellite maker announced the change on Monday.")
+    assert model_entities(analyzer, text) == {"Marc Bell": "PERSON",
+                                              "Terran Orbital": "ORGANIZATION"}
+
+
+@pytest.mark.parametrize(("text", "countries"), [
+    ("U.S.-India space talks resumed in Delhi on Monday.", {"united-states", "india"}),
+    ("E.U.-Russia ties were discussed in Brussels.", {"european-union", "russia"}),
+    ("JAPAN SIGNS ARTEMIS ACCORDS", {"japan"}),
+    ("Kenya and Paraguay sign the Artemis Accords", {"country:kenya", "country:paraguay"}),
+    ("The ROK delegation met Luxembourg's minister.", {"south-korea", "country:luxembourg"}),
+])
+def test_country_names_are_countries_never_organizations(analyzer: Analyzer, text: str,
+                                                         countries: set[str]) -> None:
+    mentions = analyzer.analyze_one(text)
+    assert {m.entity_id for m in mentions if m.kind == "COUNTRY"} == countries, mentions
+    assert not [m for m in mentions if m.kind == "ORGANIZATION"], mentions
+
+
+@pytest.mark.parametrize(("text", "eid", "surface", "role"), [
+    ("Генеральный директор Роскосмоса Дмитрий Баканов провёл переговоры с НАСА.",
+     "dmitry-bakanov", "Дмитрий Баканов", "Генеральный директор Роскосмоса"),
+    ("Генеральный директор Роскосмоса Дмитрий Владимирович Баканов заявил, что МКС будет "
+     "работать до 2028 года.", "dmitry-bakanov", "Дмитрий Владимирович Баканов",
+     "Генеральный директор Роскосмоса"),
+    ("На встрече главе Роскосмоса Дмитрию Баканову показали новый модуль.",
+     "dmitry-bakanov", "Дмитрию Баканову", "главе Роскосмоса"),
+    ("Руководитель Роскосмоса Дмитрий Рогозин заявил, что Россия выйдет из проекта МКС.",
+     "dmitry-rogozin", "Дмитрий Рогозин", "Руководитель Роскосмоса"),
+    ("Глава МИД России Сергей Лавров встретился с коллегами.", "sergey-lavrov",
+     "Сергей Лавров", "Глава МИД России"),
+])
+def test_role_ends_before_the_persons_given_name(analyzer: Analyzer, text: str, eid: str,
+                                                 surface: str, role: str) -> None:
+    person = found(analyzer, text)[eid][0]
+    assert (person.surface, person.role) == (surface, role)
+    assert text[person.start:person.end] == surface

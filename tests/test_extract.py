@@ -200,7 +200,8 @@ def test_status_counts_full_text_and_failures(server: LocalServer, store: Store)
     bad = server.route("/b.html", Reply(b"x", status=403, content_type="text/html"))
     run_pass(store, config_for({"f": feed_with(server, [ok, bad])}))
     row = store.feed_status()[0]
-    assert (row["articles"], row["full_text"], row["extraction_failed"]) == (2, 1, 1)
+    assert (row["articles"], row["articles_full_text"],
+            row["articles_extraction_failed"]) == (2, 1, 1)
 
 
 def test_per_host_politeness_bounds_concurrency_and_spaces_requests(server: LocalServer,
@@ -228,3 +229,21 @@ def test_per_host_politeness_bounds_concurrency_and_spaces_requests(server: Loca
     starts = sorted(state["starts"])
     assert all(b - a >= 0.14 for a, b in zip(starts, starts[1:], strict=False))
     assert sum(1 for a in articles(store) if a["text_source"] == "page") == 6
+
+
+def test_bidi_controls_in_page_text_title_and_author_are_stripped(server: LocalServer,
+                                                                 store: Store) -> None:
+    story = [STORY[0].replace("Dmitry Bakanov", "Dmitry \u202eBakanov\u202c")] + STORY[1:]
+    html = article_page(story, title="Talks in \u2067Houston\u2069").replace(
+        "Anna Reporter", "Anna\u200b Reporter")
+    page = server.route("/a.html", Reply(html.encode(), content_type="text/html"))
+    feed = server.route("/f.xml", Reply(rss([{"link": page, "guid": "x"}])))
+    run_pass(store, config_for({"f": feed}), process=False)
+    from pipeline.stages import run_full_text
+
+    run_full_text(store, config_for({"f": feed}).settings)
+    art = articles(store)[0]
+    assert art["text_source"] == "page" and "Dmitry Bakanov met" in art["text"]
+    assert (art["title"], art["author"]) == ("Talks in Houston", "Anna Reporter")
+    for char in ("\u202e", "\u202c", "\u2067", "\u2069", "\u200b"):
+        assert char not in art["text"] + art["title"] + art["author"]

@@ -122,7 +122,7 @@ def test_analyze_prints_seed_scores(tmp_path: Path) -> None:
 
 
 def test_scores_are_deterministic_and_bounded() -> None:
-    seed = load_seeds(ROOT / "seeds")[0]
+    seed = load_seeds(ROOT / "seeds").seeds[0]
     mentions = [Mention("dmitry-bakanov", "Dmitry Bakanov", "OFFICIAL", "gazetteer",
                         "Dmitry Bakanov", 0, 14, "Dmitry Bakanov met NASA.")]
     background = Background.from_texts([seed.text, "Dmitry Bakanov met NASA."])
@@ -144,14 +144,8 @@ def test_a_seed_boost_for_an_entity_raises_its_weight() -> None:
         3.0 * build_profile(plain, mentions, bg).entities["oleg-platonov"][0]
 
 
-def test_bad_seed_front_matter_is_a_clear_error(tmp_path: Path) -> None:
-    from pipeline.errors import ConfigError
-
+def test_bad_seed_front_matter_is_a_clear_problem(tmp_path: Path) -> None:
     (tmp_path / "bad.md").write_text("---\nid: x\ncolour: red\n---\n" + "word " * 30)
-    try:
-        load_seeds(tmp_path)
-    except ConfigError as exc:
-        assert "unknown front-matter key 'colour'" in str(exc)
-    else:
-        raise AssertionError("expected ConfigError")
+    [problem] = load_seeds(tmp_path).problems  # skipped and reported, never raised (12.3)
+    assert "unknown front-matter key 'colour'" in str(problem)
     assert Settings().match_threshold == 0.4

@@ -19,7 +19,7 @@ DEV = Path(__file__).parent / "data" / "match_dev.yaml"
 
 @pytest.fixture(scope="module")
 def items():
-    seed = next(s for s in load_seeds(ROOT / "seeds") if s.id == "us-russia-iss-cooperation")
+    seed = next(s for s in load_seeds(ROOT / "seeds").seeds if s.id == "us-russia-iss-cooperation")
     return match_dev(yaml.safe_load(DEV.read_text()), seed, get_analyzer(Settings()))
 
 

@@ -110,3 +110,72 @@ def test_defuse_removes_internal_subset_from_utf16_document() -> None:
     text = cleaned.decode("utf-16")
     assert changed and "<!ENTITY" not in text and "<!DOCTYPE" not in text
     assert text.startswith('<?xml version="1.0" encoding="utf-16"?><rss')
+
+
+# -- invisible controls (issue 11.6) and unusable dates (11.19) ---------------------------------
+
+
+def test_every_format_and_control_character_is_stripped_from_feed_text() -> None:
+    import sys
+    import unicodedata
+
+    from pipeline.sanitize import clean_text
+
+    for cp in range(sys.maxunicode + 1):
+        char = chr(cp)
+        kind = unicodedata.category(char)
+        if (kind == "Cf" and cp not in (0x200C, 0x200D)) or \
+                (kind == "Cc" and char not in "\t\n"):
+            assert clean_text(f"a{char}b") == "ab", hex(cp)
+
+
+def test_title_with_right_to_left_override_reads_as_written() -> None:
+    art = normalize_entry(entry("<item><title>Roscosmos \u202eAXAN\u202c talks\u200b</title>"
+                                "<guid>g</guid><author>\u2067Anna\u2069 Reporter</author>"
+                                "<description>Bakanov\u2066 met\u2069 Duffy\ufeff.</description>"
+                                "</item>"), fetched_at=NOW, settings=Settings())
+    assert art is not None
+    assert (art.title, art.summary, art.author) == ("Roscosmos AXAN talks", "Bakanov met Duffy.",
+                                                    "Anna Reporter")
+
+
+def test_joiners_stay_inside_words_of_scripts_that_need_them_and_nowhere_else() -> None:
+    from pipeline.sanitize import clean_text
+
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "mi-khaham" with a ZWNJ
+    astronaut = "\U0001f469\u200d\U0001f680"
+    assert clean_text(persian) == persian
+    assert clean_text(astronaut) == astronaut
+    assert clean_text("Ros\u200dcos\u200cmos \u200dNASA\u200c") == "Roscosmos NASA"
+
+
+def test_invisible_characters_in_a_link_are_percent_encoded_not_shown() -> None:
+    assert canonical_url("https://e.org/a\u202eb?x=\u200b1") == "https://e.org/a%E2%80%AEb?x=%E2%80%8B1"
+
+
+def test_import_record_with_unparseable_date_is_flagged_and_says_why() -> None:
+    from pipeline.normalize import import_record
+
+    bad = import_record({"id": "1", "text": "Bakanov\u202e met Duffy.",
+                         "published": "yesterday-ish"}, NOW, Settings())
+    assert bad is not None and bad.published_estimated
+    assert bad.published_at == "2025-07-20T12:00:00Z"
+    assert bad.summary == "Bakanov met Duffy."
+    assert bad.date_note == "unparseable published 'yesterday-ish'; using the import time"
+    good = import_record({"id": "2", "text": "x", "published": "2025-07-15T09:30:00Z"}, NOW,
+                         Settings())
+    assert good is not None and not good.published_estimated and good.date_note is None
+    undated = import_record({"id": "3", "text": "x"}, NOW, Settings())
+    assert undated is not None and undated.published_estimated and undated.date_note is None
+
+
+def test_unparseable_feed_date_note_names_the_entry() -> None:
+    from pipeline.normalize import parse_feed
+
+    body = (b'<rss version="2.0"><channel><title>t</title><item><title>a</title><guid>a</guid>'
+            b"<pubDate>Tue, 15 Jul 2025 09:30:00 GMT</pubDate></item><item><title>b</title>"
+            b"<guid>b</guid><pubDate>soon-ish</pubDate></item></channel></rss>")
+    parsed = parse_feed(body, url="http://e.org/f", content_type="application/rss+xml",
+                        fetched_at=NOW, settings=Settings())
+    assert "entry 2: unparseable published 'soon-ish'; using the fetch time" in parsed.notes
+    assert [a.published_estimated for a in parsed.articles] == [False, True]

@@ -6,17 +6,24 @@ Everything comes back as plain frozen dataclasses (no sqlite rows leave this mod
 **Which day a match belongs to.** A match belongs to the calendar day (in the digest's time
 zone) on which its *article was published* (``articles.published_at``), not the day it was
 matched (``matches.matched_at``). ``matched_at`` is when the pipeline happened to run: a
-``spacewatch rematch`` or ``reprocess`` after a seed or gazetteer change re-stamps old
-articles, and an ``import`` of an archive would pile months of news onto one day. The
-publication time is the news' own clock, so the digest of a day is the same whenever it is
-rendered, and the matches, the actors and the chart all count the same articles. The price:
-an article that arrives late (published at 23:50, fetched after the day's digest was written)
-is only in that day's digest when it is rendered again, which is why a scheduled digest
-should cover the last *complete* day.
+``spacewatch rematch`` or ``reprocess`` after a seed or gazetteer change stamps the new
+versions of old articles' events, and an ``import`` of an archive would pile months of
+news onto one day. The publication time is the news' own clock, so the digest of a day is
+the same whenever it is rendered, and the matches, the actors and the chart all count the
+same articles. The price: an article that arrives late (published at 23:50, fetched after
+the day's digest was written) is only in that day's digest when it is rendered again, which
+is why a scheduled digest should cover the last *complete* day.
 
 Stored times are UTC ISO strings (``2025-07-16T09:30:00Z``), so a local day becomes a
 half-open UTC range ``[start, end)`` compared as strings; a day across a DST change is 23 or
-25 hours long, as it should be.
+25 hours long, as it should be. ``entities --since D`` uses the same range's start, so the
+digest and the command line agree on what a day is.
+
+**Feed health of a day.** A day that is over is judged by the fetches made during it (the
+last fetch of the day failed, the feed was not fetched at all, or it brought nothing new for
+:data:`QUIET_DAYS` days before the day ended), so the digest of last Tuesday shows Tuesday's
+problems, however the feeds are doing now. A day not over yet (today) shows the feeds'
+current state, disabled feeds included.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from . import Store
@@ -47,6 +56,9 @@ CHART_DAYS = 30
 QUIET_DAYS = 3
 #: Key entities shown per match.
 MATCH_ENTITIES = 5
+#: A match the digest shows (``m`` a matches row, ``s`` its seed): the current version of an
+#: event, still a match, of a seed not retired — what the ``event_log`` view holds.
+LIVE_EVENT = "m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL"
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -61,6 +73,7 @@ class DigestMatch:
     feed: str
     published_at: str  # UTC ISO, as stored
     local_time: str  # HH:MM in the digest's time zone
+    published_estimated: bool  # no publication time known: published_at is the fetch time
     score: float
     entities: tuple[str, ...]
     evidence: str
@@ -112,6 +125,10 @@ class FeedProblem:
     last_new_at: str | None
 
 
+#: FeedProblem.problem for a feed not fetched at all during a past day.
+NOT_FETCHED = "not_fetched"
+
+
 @dataclass(frozen=True)
 class DigestData:
     """Everything one day's digest shows."""
@@ -124,6 +141,10 @@ class DigestData:
     actors: tuple[Actor, ...]
     chart: tuple[ChartDay, ...]
     feed_health: tuple[FeedProblem, ...]
+    #: "day": feed_health comes from the fetches made during the (past) day;
+    #: "now": from the feeds' state when the digest was made (the day is not over).
+    health_scope: str = "now"
+    fetches: int = 0  # fetches recorded during the day
 
     @property
     def match_count(self) -> int:
@@ -139,6 +160,15 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[str, str]:
     return _utc_midnight(day, tz), _utc_midnight(day + timedelta(days=1), tz)
 
 
+def check_not_future(day: date, tz: ZoneInfo, now: datetime | None = None) -> None:
+    """:class:`InputError` when local day ``day`` has not begun yet in ``tz``: a report of
+    a day to come would only ever be empty."""
+    today = (now or datetime.now(UTC)).astimezone(tz).date()
+    if day > today:
+        raise InputError(f"{day.isoformat()} is in the future (today is {today.isoformat()} "
+                         f"in {tz.key})")
+
+
 def _utc_midnight(day: date, tz: ZoneInfo) -> str:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).strftime(_ISO)
 
@@ -152,11 +182,16 @@ def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DigestD
     start, end = day_bounds(day, tz)
     articles = store.scalar("SELECT count(*) FROM articles WHERE published_at >= ? "
                             "AND published_at < ?", [start, end]) or 0
+    fetches = store.scalar("SELECT count(*) FROM fetches WHERE started_at >= ? "
+                           "AND started_at < ?", [start, end]) or 0
+    over = end <= now.astimezone(UTC).strftime(_ISO)
     return DigestData(
         day=day, timezone=tz.key, generated_at=now.astimezone(UTC).strftime(_ISO),
         articles=int(articles), seeds=day_matches(store, day, tz),
         actors=actors_on_the_move(store, day, tz), chart=matches_per_day(store, day, tz),
-        feed_health=feed_problems(store, now))
+        feed_health=(feed_problems_of_day(store, day, tz) if over
+                     else feed_problems(store, now)),
+        health_scope="day" if over else "now", fetches=int(fetches))
 
 
 def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]:
@@ -165,10 +200,10 @@ def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]
     by_seed: dict[str, list[DigestMatch]] = {}
     for r in store.rows(
             "SELECT m.seed_id, m.article_id, m.score, m.explanation, a.title, a.url, "
-            "a.published_at, coalesce(f.name, a.source) AS feed "
+            "a.published_at, a.published_estimated, coalesce(f.name, a.source) AS feed "
             "FROM matches m JOIN articles a ON a.id = m.article_id "
-            "LEFT JOIN feeds f ON f.id = a.feed_id "
-            "WHERE a.published_at >= ? AND a.published_at < ? "
+            "JOIN seeds s ON s.id = m.seed_id LEFT JOIN feeds f ON f.id = a.feed_id "
+            f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT} "
             "ORDER BY m.seed_id, m.score DESC, a.published_at DESC, m.article_id",
             [start, end]):
         names, evidence = _explanation_parts(r["explanation"])
@@ -176,10 +211,12 @@ def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]
             article_id=r["article_id"], title=r["title"] or "", url=r["url"],
             feed=r["feed"] or "", published_at=r["published_at"],
             local_time=_local(r["published_at"], tz).strftime("%H:%M"),
+            published_estimated=bool(r["published_estimated"]),
             score=round(float(r["score"]), 3), entities=names, evidence=evidence))
     return tuple(SeedDigest(id=s["id"], title=s["title"] or s["id"],
                             matches=tuple(by_seed.get(s["id"], ())))
-                 for s in store.rows("SELECT id, title FROM seeds ORDER BY id"))
+                 for s in store.rows("SELECT id, title FROM seeds WHERE retired_at IS NULL "
+                                     "ORDER BY id"))
 
 
 def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str]:
@@ -257,8 +294,9 @@ def matches_per_day(store: Store, day: date, tz: ZoneInfo,
     start, end = _utc_midnight(first, tz), day_bounds(day, tz)[1]
     counts: Counter[date] = Counter()
     for r in store.rows("SELECT a.published_at FROM matches m "
-                        "JOIN articles a ON a.id = m.article_id "
-                        "WHERE a.published_at >= ? AND a.published_at < ?", [start, end]):
+                        "JOIN articles a ON a.id = m.article_id JOIN seeds s ON s.id = m.seed_id "
+                        f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT}",
+                        [start, end]):
         counts[_local(r["published_at"], tz).date()] += 1
     return tuple(ChartDay(day=first + timedelta(days=i),
                           matches=counts[first + timedelta(days=i)]) for i in range(days))
@@ -284,3 +322,48 @@ def feed_problems(store: Store, now: datetime,
         error_count=int(r["error_count"] or 0), disabled=bool(r["disabled"]),
         disabled_reason=r["disabled_reason"], last_fetch_at=r["last_fetch_at"],
         last_new_at=r["last_new_at"]) for r in rows)
+
+
+def feed_problems_of_day(store: Store, day: date, tz: ZoneInfo,
+                         quiet_days: int = QUIET_DAYS) -> tuple[FeedProblem, ...]:
+    """The feed problems of a past local day, from the fetches made during it: feeds whose
+    last fetch of the day failed (``error_count``: failed fetches that day), feeds that were
+    configured but not fetched at all that day, and feeds fetched that day that had brought
+    no new article for ``quiet_days`` days when it ended. Nothing when no fetch at all was
+    recorded that day (the daemon was not running): there is nothing to judge."""
+    start, end = day_bounds(day, tz)
+    quiet_before = _utc_midnight(day + timedelta(days=1 - quiet_days), tz)
+    rows = store.rows(
+        "WITH d AS (SELECT feed_id, count(*) AS n, sum(outcome = 'failed') AS failed, "
+        "  max(id) AS last_id FROM fetches WHERE started_at >= :start AND started_at < :end "
+        "  GROUP BY feed_id) "
+        "SELECT f.name, f.url, coalesce(d.n, 0) AS n, coalesce(d.failed, 0) AS failed, "
+        "l.outcome AS last_outcome, "
+        "(SELECT x.error FROM fetches x WHERE x.feed_id = f.id AND x.outcome = 'failed' "
+        " AND x.started_at >= :start AND x.started_at < :end ORDER BY x.id DESC LIMIT 1) "
+        " AS last_error, "
+        "(SELECT max(x.started_at) FROM fetches x WHERE x.feed_id = f.id "
+        " AND x.started_at < :end) AS last_fetch_at, "
+        "(SELECT max(x.started_at) FROM fetches x WHERE x.feed_id = f.id "
+        " AND x.new_articles > 0 AND x.started_at < :end) AS last_new_at "
+        "FROM feeds f LEFT JOIN d ON d.feed_id = f.id LEFT JOIN fetches l ON l.id = d.last_id "
+        "WHERE f.enabled = 1 AND f.created_at < :end AND "
+        "EXISTS (SELECT 1 FROM fetches WHERE started_at >= :start AND started_at < :end)",
+        {"start": start, "end": end})
+    problems = []
+    for r in rows:
+        if not r["n"]:
+            problem = NOT_FETCHED
+        elif r["last_outcome"] == "failed":
+            problem = "failed"
+        elif r["last_new_at"] is None or r["last_new_at"] < quiet_before:
+            problem = "quiet"
+        else:
+            continue
+        problems.append(FeedProblem(
+            name=r["name"], url=r["url"], problem=problem, last_outcome=r["last_outcome"],
+            last_error=r["last_error"] if problem == "failed" else None,
+            error_count=int(r["failed"]), disabled=False, disabled_reason=None,
+            last_fetch_at=r["last_fetch_at"], last_new_at=r["last_new_at"]))
+    order = {"failed": 0, NOT_FETCHED: 1, "quiet": 2}
+    return tuple(sorted(problems, key=lambda p: (order[p.problem], -p.error_count, p.name)))

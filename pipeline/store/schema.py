@@ -216,3 +216,174 @@ def _m0005(db: sqlite_utils.Database) -> None:
         CREATE INDEX mentions_article ON mentions(article_id, entity_id);
         """
     )
+
+
+@migrations(name="0008_deliveries")
+def _m0008(db: sqlite_utils.Database) -> None:
+    # One row per attempt to deliver a day's digest (channel 'email'): `status` shows the
+    # last one, and a failed delivery stays visible until it is resent.
+    db.executescript(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            attempted_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            error TEXT,
+            attempt INTEGER NOT NULL
+        );
+        CREATE INDEX deliveries_day ON deliveries(day, channel);
+        """
+    )
+
+
+#: The readable event log: the current version of each (article, seed) event that is a match,
+#: for seeds still in seeds/ (same columns as in 0003, plus ``version``).
+EVENT_LOG_VIEW_V2 = """
+CREATE VIEW event_log AS
+SELECT
+    m.id AS event_id,
+    m.matched_at,
+    a.published_at,
+    m.seed_id AS seed,
+    round(m.score, 3) AS score,
+    a.title,
+    a.url,
+    coalesce(f.name, a.source) AS feed,
+    (SELECT group_concat(name, ', ') FROM (
+        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id AND e.kind NOT IN ('PLACE', 'COUNTRY')
+        GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
+    json_extract(m.explanation, '$.evidence[0]') AS evidence,
+    m.article_id,
+    m.version
+FROM matches m
+JOIN articles a ON a.id = m.article_id
+JOIN seeds s ON s.id = m.seed_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+WHERE m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL
+"""
+
+#: Every version of every event — current or superseded, match or withdrawn, retired seeds
+#: too — for "what did we know, and when".
+EVENT_HISTORY_VIEW = """
+CREATE VIEW event_history AS
+SELECT
+    m.id AS event_id,
+    m.article_id,
+    m.seed_id AS seed,
+    m.version,
+    m.status,
+    round(m.score, 3) AS score,
+    m.matched_at,
+    m.superseded_at,
+    m.superseded_at IS NULL AS is_current,
+    m.supersedes,
+    m.seed_version,
+    m.scorer_version,
+    m.corpus_version,
+    m.pipeline_version,
+    s.retired_at AS seed_retired_at,
+    a.published_at,
+    a.title,
+    a.url,
+    coalesce(f.name, a.source) AS feed,
+    json_extract(m.explanation, '$.evidence[0]') AS evidence
+FROM matches m
+JOIN articles a ON a.id = m.article_id
+LEFT JOIN seeds s ON s.id = m.seed_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+"""
+
+_APPEND_ONLY = "the event log is append-only: an event is never changed or deleted, " \
+               "only superseded"
+
+
+@migrations(name="0006_event_versions")
+def _m0006(db: sqlite_utils.Database) -> None:
+    # Several versions of an (article, seed) event: the UNIQUE pair becomes a partial unique
+    # index over the current versions. Every existing row keeps its id and becomes version 1
+    # (0.1.0 had one scorer, version "1"; its seed version is in the explanation). One
+    # statement at a time, so the rebuild stays inside the migration's transaction.
+    for statement in (
+        "DROP VIEW IF EXISTS event_log",
+        """CREATE TABLE matches_v2 (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            seed_id TEXT NOT NULL REFERENCES seeds(id),
+            score REAL NOT NULL,
+            explanation TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            pipeline_version TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'match' CHECK (status IN ('match', 'withdrawn')),
+            version INTEGER NOT NULL DEFAULT 1,
+            seed_version TEXT,
+            scorer_version TEXT,
+            corpus_version INTEGER,
+            supersedes INTEGER REFERENCES matches_v2(id),
+            superseded_at TEXT
+        )""",
+        """INSERT INTO matches_v2 (id, article_id, seed_id, score, explanation, matched_at,
+                                   pipeline_version, status, version, seed_version,
+                                   scorer_version)
+        SELECT id, article_id, seed_id, score, explanation, matched_at, pipeline_version,
+               'match', 1, json_extract(explanation, '$.profile_version'), '1'
+        FROM matches""",
+        "DROP TABLE matches",
+        "ALTER TABLE matches_v2 RENAME TO matches",
+        "CREATE UNIQUE INDEX matches_current ON matches(article_id, seed_id) "
+        "WHERE superseded_at IS NULL",
+        "CREATE INDEX matches_seed_score ON matches(seed_id, score)",
+        "CREATE INDEX matches_matched_at ON matches(matched_at)",
+        "CREATE INDEX matches_supersedes ON matches(supersedes)",
+        f"""CREATE TRIGGER matches_never_deleted BEFORE DELETE ON matches
+        BEGIN
+            SELECT RAISE(ABORT, '{_APPEND_ONLY}');
+        END""",
+        f"""CREATE TRIGGER matches_only_superseded BEFORE UPDATE ON matches
+        WHEN OLD.superseded_at IS NOT NULL OR NEW.superseded_at IS NULL
+            OR NEW.id IS NOT OLD.id OR NEW.article_id IS NOT OLD.article_id
+            OR NEW.seed_id IS NOT OLD.seed_id OR NEW.score IS NOT OLD.score
+            OR NEW.explanation IS NOT OLD.explanation OR NEW.matched_at IS NOT OLD.matched_at
+            OR NEW.pipeline_version IS NOT OLD.pipeline_version
+            OR NEW.status IS NOT OLD.status OR NEW.version IS NOT OLD.version
+            OR NEW.seed_version IS NOT OLD.seed_version
+            OR NEW.scorer_version IS NOT OLD.scorer_version
+            OR NEW.corpus_version IS NOT OLD.corpus_version
+            OR NEW.supersedes IS NOT OLD.supersedes
+        BEGIN
+            SELECT RAISE(ABORT, '{_APPEND_ONLY}');
+        END""",
+        "ALTER TABLE seeds ADD COLUMN retired_at TEXT",
+        EVENT_LOG_VIEW_V2,
+        EVENT_HISTORY_VIEW,
+    ):
+        db.execute(statement)
+
+
+@migrations(name="0007_article_versions")
+def _m0007(db: sqlite_utils.Database) -> None:
+    # An article whose stored text is replaced (a changed import record under a known id, a
+    # changed feed entry) keeps each earlier version here.
+    db.execute(
+        """CREATE TABLE article_versions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            text TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            replaced_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX article_versions_article ON article_versions(article_id, "
+               "replaced_at)")
+
+
+@migrations(name="0009_feed_moves")
+def _m0009(db: sqlite_utils.Database) -> None:
+    # A feed whose server answered 301/308: where it moved and when it was first seen.
+    # SpaceWatch fetches `moved_to` from then on until feeds.yaml names a URL of its own.
+    db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN moved_at TEXT")
