@@ -125,6 +125,9 @@ def status_table(rows: Sequence[Mapping[str, Any]], schedule: Mapping[str, str],
     Rows are :meth:`pipeline.store.Store.feed_status` rows; ``schedule`` maps a feed name to
     the daemon's next run (else the stored ``next_fetch_at`` is used).
     """
+    if not rows:
+        return Text(f"{title}: no feeds yet (list them in feeds.yaml, then run "
+                    "'spacewatch fetch')")
     names = ["feed", "last fetch", "result", "next", "articles", "full text", "extract failed"]
     values = []
     problems: list[Text] = []

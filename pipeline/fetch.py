@@ -155,11 +155,6 @@ class Fetcher:
         for sock in sockets:
             _shut_down(sock)
 
-    @property
-    def cancelled(self) -> bool:
-        """Whether :meth:`cancel` was called."""
-        return self._cancelled.is_set()
-
     def _trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: remember each socket a new connection opens."""
         if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):

@@ -75,10 +75,13 @@ def test_init_creates_the_schema_and_registers_feeds(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "t.db"), "--config", str(config),
                                       "init"])
     assert result.exit_code == 0
-    assert "schema version 5" in result.output and "2 feeds configured" in result.output
+    assert "2 feeds configured" in result.output
     from pipeline.store import Store
 
     with Store(tmp_path / "t.db") as store:
+        assert f"(schema version {store.schema_version})" in result.output
+        assert store.schema_version >= 7  # 0007_article_versions is applied
         assert [(r["name"], r["enabled"]) for r in store.feed_status()] == [("a", 1), ("b", 0)]
-        assert {"articles_fts", "event_log", "matches", "mentions", "pages"} <= set(
+        assert {"articles_fts", "event_log", "event_history", "matches", "article_versions",
+                "mentions", "pages"} <= set(
             store.db.table_names()) | set(store.db.view_names())

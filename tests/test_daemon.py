@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -47,10 +49,15 @@ def wait_for(predicate, timeout: float = 30.0, step: float = 0.2) -> bool:
 
 
 def count(db: Path, sql: str) -> int:
+    """A figure from the daemon's database, read-only: polling must not race the daemon's
+    own first open (which creates the schema), so a database not created yet counts 0."""
     if not db.exists():
         return 0
-    with Store(db) as store:
-        return store.scalar(sql) or 0
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+            return conn.execute(sql).fetchone()[0] or 0
+    except sqlite3.OperationalError:  # no such table yet: the schema is being created
+        return 0
 
 
 @pytest.mark.slow

@@ -168,6 +168,46 @@ def test_sigterm_cancels_a_slow_fetch_without_counting_it_as_a_feed_failure(
     assert DbLock.holder(db) is None
 
 
+@pytest.mark.fault
+def test_a_job_that_outlives_the_stop_is_abandoned_and_logs_nothing_after_daemon_stopped(
+        tmp_path: Path, daemon_log: LogLines, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(daemon_mod, "STOP_GRACE_SECONDS", 0.5)
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    real = daemon_mod.run_pass
+
+    def stuck(store, config, **kw):  # noqa: ANN001, ANN003, ANN202 - stands in for run_pass
+        entered.set()
+        release.wait(120)  # deaf to the stop, like a connection still being made
+        try:
+            return real(store, config, **kw)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(daemon_mod, "run_pass", stuck)
+    (tmp_path / "seeds").mkdir()
+    db = tmp_path / "d.db"
+    with LocalServer() as server:
+        write_feeds(tmp_path / "feeds.yaml",
+                    {"a": server.route("/a.xml", Reply(rss(items(2, "a"))))})
+        daemon = Daemon(DaemonOptions(tmp_path / "feeds.yaml", db))
+        thread = run_in_thread(daemon)
+        try:
+            assert entered.wait(60)
+            daemon.stop()
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+            assert daemon.abandoned == 1
+            at_stop = daemon_log.snapshot()
+            assert at_stop[-1] == "daemon stopped"
+            assert "1 job(s) still running after 0.5s abandoned" in at_stop[-2]
+        finally:
+            release.set()
+        assert finished.wait(60)
+        assert wait_for(lambda: daemon._active == 0)
+    assert daemon_log.snapshot() == at_stop  # the late job said nothing
+    assert scalar(db, "SELECT count(*) FROM fetches") == 0  # its fetch was cancelled
+
+
 # -- 11.13: one log line per fetch, one per stage run; a reload says what changed ----------
 
 
@@ -217,7 +257,8 @@ def test_reload_logs_what_changed_and_refetches_only_added_or_changed_feeds(
     config = tmp_path / "feeds.yaml"
     with LocalServer() as server:
         url = {n: server.route(f"/{n}.xml", Reply(rss(items(1, n)))) for n in "abcd"}
-        write_feeds(config, {"a": url["a"], "b": url["b"], "c": url["c"]})
+        write_feeds(config, {"a": url["a"], "b": url["b"], "c": url["c"]},
+                    digest_time="'03:00'")
         daemon = Daemon(DaemonOptions(config, tmp_path / "d.db"))
         thread = run_in_thread(daemon)
         try:
@@ -230,11 +271,13 @@ def test_reload_logs_what_changed_and_refetches_only_added_or_changed_feeds(
             a_next = daemon.scheduler.get_job("feed:a").next_run_time
             time.sleep(1.1)  # a distinct mtime
             write_feeds(config, {"a": url["a"], "b": url["b"], "d": url["d"]},
-                        intervals={"b": "2h"})
+                        intervals={"b": "2h"}, digest_time="'04:00'", concurrency="4")
             assert wait_for(lambda: fetched("d") == 1 and fetched("b") == 2)
             reloads = [line for line in daemon_log.snapshot() if line.startswith("reload:")]
             assert reloads == ["reload: added feed d; removed feed c; "
-                               "changed interval of b (1h → 2h)"]
+                               "changed interval of b (1h → 2h); changed settings: "
+                               "concurrency, digest_time (concurrency at the next start)"]
+            assert daemon.scheduler.get_job("digest").next_run_time.hour == 4
             assert daemon.scheduler.get_job("feed:a").next_run_time == a_next
             assert daemon.scheduler.get_job("feed:c") is None
             assert fetched("a") == 1 and server.hits["/a.xml"] == 1

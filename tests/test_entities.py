@@ -203,7 +203,7 @@ def test_import_stores_and_processes_then_entities_lists(tmp_path: Path) -> None
     assert result.exit_code == 1  # one bad line
     assert "imported 2 new" in result.stdout and "line 3" in result.stderr
     again = CliRunner().invoke(cli, [*args, "import", str(lines)])
-    assert "imported 0 new, 2 already stored" in again.stdout
+    assert "imported 0 new, 0 updated, 2 already stored" in again.stdout
     listing = CliRunner().invoke(cli, [*args, "entities", "--kind", "official"])
     assert listing.exit_code == 0
     assert "sean-duffy" in listing.stdout and "roscosmos" not in listing.stdout

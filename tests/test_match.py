@@ -81,7 +81,8 @@ def test_rematch_after_adding_a_seed_scores_stored_articles(tmp_path: Path) -> N
     listing = runner.invoke(cli, [*args, "seeds"])
     assert "embassy-talks" in listing.stdout and "us-russia-iss-cooperation" in listing.stdout
     first = runner.invoke(cli, [*args, "rematch"])
-    assert first.exit_code == 0 and "2 articles scored against 2 seeds" in first.stdout
+    assert first.exit_code == 0 and "2 articles scored: 1 new events, 0 new versions, " \
+        "0 withdrawn, 1 unchanged (within ±0.05); 2 current events from 2 seeds" in first.stdout
     second = runner.invoke(cli, [*args, "rematch"])
     assert "0 articles scored" in second.stdout
     with Store(tmp_path / "t.db") as store:
@@ -92,7 +93,7 @@ def test_rematch_after_adding_a_seed_scores_stored_articles(tmp_path: Path) -> N
         assert store.scalar("SELECT count(*) FROM matches") == 2  # never duplicated
 
 
-def test_reprocess_all_updates_events_without_duplicating(tmp_path: Path) -> None:
+def test_reprocess_all_keeps_events_without_duplicating(tmp_path: Path) -> None:
     args = setup_project(tmp_path)
     CliRunner().invoke(cli, [*args, "import", str(tmp_path / "a.jsonl")])
     result = CliRunner().invoke(cli, [*args, "reprocess", "--all"])

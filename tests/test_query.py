@@ -95,35 +95,3 @@ def test_fts_stays_in_sync_with_updates(db: Path) -> None:
         conn.execute("UPDATE articles SET text = 'cosmonaut seat swap' WHERE guid = 'g0'")
     _c, rows = run_query(db, "SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'swap'")
     assert len(rows) == 1
-
-
-def test_serve_runs_datasette_with_the_canned_queries(db: Path) -> None:
-    import json
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    pytest.importorskip("datasette", reason="Datasette is the optional 'serve' extra")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--db", str(db), "serve",
-                             "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/{db.stem}/full_text_search.json?q=deorbit&_shape=array"
-    try:
-        rows = None
-        deadline = time.monotonic() + 60
-        while rows is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    rows = json.loads(response.read())
-            except OSError:
-                time.sleep(0.3)
-        assert rows is not None and len(rows) == 3
-        assert "[deorbit]" in rows[0]["snippet"].lower()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -40,12 +40,6 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("examples")
-    import os, shutil  # H3TEMP
-    if os.environ.get("H3_DEMO"):  # H3TEMP
-        shutil.copy(os.environ["H3_DEMO"], tmp / "d.db")  # H3TEMP
-        from pipeline.store import Store  # H3TEMP
-        Store(tmp / "d.db").close()  # H3TEMP
-        return tmp / "d.db"  # H3TEMP
     result = CliRunner().invoke(cli, ["--config", str(tmp / "none.yaml"), "demo",
                                       "--out", str(tmp / "demo")])
     assert result.exit_code == 0, result.output

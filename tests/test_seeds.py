@@ -230,10 +230,14 @@ def test_an_entity_boost_with_an_unknown_id_is_a_problem_listing_the_closest_ids
     (tmp_path / "good.md").write_text(
         "---\nid: fine\nboosts:\n  entities:\n    dmitry-bakanov: 2.0\n    "
         "person:someone-found-by-the-model: 1.5\n---\n" + WORDS, encoding="utf-8")
+    (tmp_path / "key.md").write_text(
+        "---\nid: misspelt\nboosts:\n  entity:\n    dmitry-bakanov: 2.0\n---\n" + WORDS,
+        encoding="utf-8")
     loaded = load_seeds(tmp_path)
     assert [s.id for s in loaded.seeds] == ["fine"]
-    [problem] = loaded.problems
-    assert "'dmitri-bakanov'" in problem.reason and "dmitry-bakanov" in problem.reason
+    reasons = {Path(p.path).name: p.reason for p in loaded.problems}
+    assert "'dmitri-bakanov'" in reasons["typo.md"] and "dmitry-bakanov" in reasons["typo.md"]
+    assert "boosts.entity " in reasons["key.md"] and "entities, phrases" in reasons["key.md"]
 
 
 # -- 11.15: a phrase counts once whatever its case or hyphenation ----------------------------
