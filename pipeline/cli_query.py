@@ -84,8 +84,9 @@ def _json_value(value: object) -> object:
 
 
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
-               limit: int | None, cells: Any = None) -> None:
-    """Rows as a table, CSV or JSON; at most ``limit`` (None: all), then a note on stderr.
+               limit: int | None, cells: Any = None) -> tuple[int, bool]:
+    """Rows as a table, CSV or JSON; at most ``limit`` (None: all), with a note on stderr
+    when rows were cut. Returns how many rows were printed and whether some were cut.
 
     Rows are read as they are printed; past the limit they are only counted, so a large
     result never sits in memory. ``cells`` turns a row into table cells (default: text).
@@ -126,10 +127,10 @@ def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
             total += 1
     except QueryTimeLimit:  # counting what was cut off ran out of time: say so
         exact = False
-    if total > shown or not exact:
+    cut = total > shown or not exact
+    if cut:
         err.print(f"showing {shown} of {'' if exact else 'more than '}{total} rows (--limit)")
-    elif fmt == "table":
-        err.print(f"{shown} rows")
+    return shown, cut
 
 
 @cli.command()
@@ -152,18 +153,23 @@ def query(ctx: Context, sql: str | None, sql_file: str | None,
     The database is opened read-only: a query that tries to write, ATTACH or change a
     PRAGMA is refused with a message and a non-zero exit; read-only PRAGMAs such as
     integrity_check and table_info(articles) run. Ctrl-C stops a query at once (exit 130).
-    Tables: feeds, fetches, articles, article_sources, entities, mentions, seeds, matches;
-    views: event_log, event_history; full text: articles_fts (or use 'spacewatch search').
+    Tables: feeds, fetches, articles, article_sources, article_versions, entities, mentions,
+    seeds, matches; views: event_log, event_history; full text: articles_fts (or use
+    'spacewatch search').
     """
     from .query import open_query
 
     text = read_sql(sql, sql_file)
     if limit is None:
         limit = TABLE_LIMIT if fmt == "table" else 0
+    from .cli_render import plural
+
     with ctrl_c_stops_the_query() as cancel, open_query(
             ctx.db_path, text, dict(params), time_limit_ms=time_limit_ms,
             cancel=cancel) as result:
-        print_rows(result.columns, result, fmt, limit or None)
+        shown, cut = print_rows(result.columns, result, fmt, limit or None)
+    if fmt == "table" and not cut:
+        err.print(plural(shown, "row"))
 
 
 def _snippet(text: str, fmt: str) -> Text | str:
@@ -205,8 +211,10 @@ def search(ctx: Context, terms: tuple[str, ...], raw: bool, limit: int, fmt: str
     print_rows(columns, rows, fmt, None,
                cells=lambda r: [*(cell(v) for v in r[:4]), r[4]])
     if fmt == "table":
+        from .cli_render import plural
+
         more = f" (--limit {limit}: there may be more)" if len(hits) == limit else ""
-        err.print(f"{len(hits)} articles, newest first{more}")
+        err.print(f"{plural(len(hits), 'article')}, newest first{more}")
 
 
 @cli.command()

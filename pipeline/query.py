@@ -355,7 +355,15 @@ def search_articles(path: str | Path, terms: str, *, raw: bool = False, limit: i
     match = terms.strip() if raw else fts_query(terms)
     if not match:
         raise QueryError("nothing to search for (give one or more words)")
-    with open_query(path, SEARCH_SQL, {"q": match, "limit": limit},
-                    time_limit_ms=time_limit_ms, cancel=cancel) as rows:
-        return [SearchHit(id=r[0], published_at=r[1], feed=r[2] or "", title=r[3],
-                          snippet=r[4] or "") for r in rows]
+    try:
+        with open_query(path, SEARCH_SQL, {"q": match, "limit": limit},
+                        time_limit_ms=time_limit_ms, cancel=cancel) as rows:
+            return [SearchHit(id=r[0], published_at=r[1], feed=r[2] or "", title=r[3],
+                              snippet=r[4] or "") for r in rows]
+    except QueryError as exc:
+        if raw and "no such column" in str(exc):  # cross-flight read as "cross NOT flight"
+            column = str(exc).rsplit(":", 1)[-1].strip()
+            raise QueryError(f"full-text search: no column {column!r} (in FTS5 syntax "
+                             "'-' and ':' name columns: quote such words, or drop --raw)"
+                             ) from None
+        raise

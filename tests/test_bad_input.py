@@ -206,3 +206,18 @@ def test_analyze_says_when_input_is_cut_to_the_size_limit(analyze: Any) -> None:
                            "analysed (settings.nlp_max_chars)")
     short_code, _o, short_err = analyze(TEXT.encode())
     assert short_code == 0 and "only the first" not in short_err
+
+
+def test_non_ascii_is_printed_as_utf8_under_an_ascii_locale(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    Store(tmp_path / "t.db").close()
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--db", str(tmp_path / "t.db"),
+                           "query", "select 'Роскосмос' as t"], capture_output=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert "Роскосмос".encode() in done.stdout
+    assert b"\\u" not in done.stdout
