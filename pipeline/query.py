@@ -102,8 +102,7 @@ LIMIT 20
     Example("articles_per_source_per_day", "Articles per feed per day (last 30 days)", """
 SELECT substr(a.published_at, 1, 10) AS day, coalesce(f.name, a.source) AS feed,
        count(DISTINCT a.id) AS articles
-FROM articles a
-JOIN article_sources s ON s.article_id = a.id
+FROM articles a CROSS JOIN article_sources s ON s.article_id = a.id  -- recent first
 LEFT JOIN feeds f ON f.id = s.feed_id
 WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 GROUP BY day, feed

@@ -285,6 +285,43 @@ def test_reload_logs_what_changed_and_refetches_only_added_or_changed_feeds(
             stop(daemon, thread)
 
 
+@pytest.mark.slow
+def test_a_feed_changed_while_its_fetch_runs_is_fetched_again_when_that_fetch_ends(
+        tmp_path: Path, daemon_log: LogLines, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(daemon_mod, "CONFIG_POLL_SECONDS", 0.5)
+    (tmp_path / "seeds").mkdir()
+    config = tmp_path / "feeds.yaml"
+    held, release = threading.Event(), threading.Event()
+
+    def first_reply_held(_handler: object) -> Reply:
+        if not held.is_set():
+            held.set()
+            release.wait(60)
+        return Reply(rss(items(1, "b")))
+
+    with LocalServer() as server:
+        url = server.route("/b.xml", first_reply_held)
+        write_feeds(config, {"b": url})
+        daemon = Daemon(DaemonOptions(config, tmp_path / "d.db"))
+        thread = run_in_thread(daemon)
+        try:
+            assert held.wait(60)
+            time.sleep(1.1)  # a distinct mtime
+            write_feeds(config, {"b": url}, intervals={"b": "2h"})
+            assert wait_for(lambda: any(line.startswith("reload:")
+                                        for line in daemon_log.snapshot()))
+            release.set()
+            assert wait_for(lambda: server.hits.get("/b.xml", 0) == 2)
+            assert wait_for(lambda: sum(1 for line in daemon_log.snapshot()
+                                        if FETCH_LINE.search(line)) == 2)
+            assert daemon.scheduler is not None
+            wait = daemon.scheduler.get_job("feed:b").next_run_time.timestamp() - time.time()
+            assert wait > 3600  # the next run is on the new interval's trigger
+        finally:
+            release.set()
+            stop(daemon, thread)
+
+
 # -- 12.5: the start-up digest always runs -------------------------------------------------
 
 

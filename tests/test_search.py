@@ -70,7 +70,7 @@ def test_the_command_prints_id_date_feed_title_and_snippet_verbatim(db: Path) ->
     assert result.exit_code == 0, result.output
     assert "[caption id=1]Photo[/caption] Deorbit" in result.stdout
     assert "2025-07-14T08:00:00Z" in result.stdout and "import" in result.stdout
-    assert "1 articles, newest first" in result.stderr
+    assert "1 article, newest first" in result.stderr
     limited = CliRunner().invoke(cli, ["--db", str(db), "search", "seats", "--limit", "1",
                                        "--format", "csv"])
     assert limited.exit_code == 0, limited.output
