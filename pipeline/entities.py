@@ -44,6 +44,8 @@ _HEADLINE_SMALL = frozenset({
     "a", "an", "and", "as", "at", "but", "by", "en", "for", "from", "in", "into", "nor", "of",
     "off", "on", "onto", "or", "over", "per", "so", "than", "the", "to", "up", "upon", "via",
     "vs", "vs.", "with", "yet"})
+#: A longer Title-Cased line is not a heading.
+HEADING_WORDS = 20
 _WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
 
 
@@ -269,11 +271,12 @@ class Analyzer:
     def _model_entities(self, doc: Doc, taken: set[int]) -> list[Span]:
         """The model's PERSON/ORG/GPE/LOC spans the gazetteer left free, cut to one line.
 
-        In a Title-Cased headline every word is capitalised, and the small model reads
-        capitalised runs as names ("Terran Orbital Promotes", "Sunshield Successfully
-        Deployed"). A model entity there is kept only when it is a known name (a country, a
-        gazetteer surname) or as far as the body names it too: "Terran Orbital Promotes" is
-        kept as "Terran Orbital" when the body has that entity, and dropped when it has none.
+        In a Title-Cased headline (or subheading) every word is capitalised, and the small
+        model reads capitalised runs as names ("Terran Orbital Promotes", "Sunshield
+        Successfully Deployed"). A model entity there is kept only when it is a known name (a
+        country, a gazetteer surname) or as far as the body names it too: "Terran Orbital
+        Promotes" is kept as "Terran Orbital" when the body has that entity, and dropped when
+        it has none.
         """
         ents = []
         for ent in doc.ents:
@@ -281,14 +284,14 @@ class Analyzer:
                 line = _within_line(ent)
                 if line is not None and taken.isdisjoint(range(line.start, line.end)):
                     ents.append(line)
-        end = _headline_end(doc)
-        if not end:
+        headings = _heading_tokens(doc)
+        if not headings:
             return ents
-        body = {_clean(e.text) for e in ents if e.start >= end}
+        body = {_clean(e.text) for e in ents if e.start not in headings}
         kept = []
         for ent in ents:
             text = _clean(ent.text)
-            if ent.start >= end or text in body or text in self._surnames or \
+            if ent.start not in headings or text in body or text in self._surnames or \
                     fold(text) in self._country_aliases or fold(text) in self.countries.names:
                 kept.append(ent)
                 continue
@@ -507,16 +510,25 @@ def _within_line(ent: Span) -> Span | None:
                                                                  label=ent.label)
 
 
-def _headline_end(doc: Doc) -> int:
-    """The token index where a Title-Cased first line ends (0 when the text does not open
-    with one, or is a single line)."""
+def _heading_tokens(doc: Doc) -> set[int]:
+    """The tokens of the Title-Cased lines (the headline, subheadings) of a text of several
+    lines: at most ``HEADING_WORDS`` words, most of them capitalised."""
+    lines, start = [], 0
     for token in doc:
         if "\n" in token.text or "\n" in token.whitespace_:
-            line = doc[: token.i + 1].text
-            words = [w for w in _WORD.findall(line) if fold(w) not in _HEADLINE_SMALL]
-            capitalised = sum(1 for w in words if w[0].isupper())
-            return token.i + 1 if len(words) >= 2 and capitalised >= 0.85 * len(words) else 0
-    return 0
+            lines.append((start, token.i + 1))
+            start = token.i + 1
+    if not lines:
+        return set()  # one line: no body to tell a heading from
+    lines.append((start, len(doc)))
+    tokens: set[int] = set()
+    for first, end in lines:
+        words = [w for w in _WORD.findall(doc[first:end].text)
+                 if fold(w) not in _HEADLINE_SMALL]
+        capitalised = sum(1 for w in words if w[0].isupper())
+        if 2 <= len(words) <= HEADING_WORDS and capitalised >= 0.85 * len(words):
+            tokens.update(range(first, end))
+    return tokens
 
 
 def _same_name(word: str, name: str) -> bool:

@@ -56,6 +56,7 @@ def pipe(nlp: Language, texts: Iterable[str], *, n_process: int,
     try:
         for _ in range(n_process):
             workers.append(_Worker(ctx, nlp))
+            workers[-1].start()
         source = iter(texts)
         waiting: deque[_Worker] = deque()  # the worker of each batch sent, in order
 
@@ -85,19 +86,21 @@ class _Worker:
     def __init__(self, ctx: Any, nlp: Language) -> None:
         self.inbox: Queue[list[str] | None] = ctx.Queue()
         self.inbox.cancel_join_thread()  # never hang at exit on a batch nobody will read
-        self.outbox, sender = ctx.Pipe(duplex=False)
+        self.outbox, self._sender = ctx.Pipe(duplex=False)
         self.process: BaseProcess = ctx.Process(
-            target=_work, args=(nlp, self.inbox, sender, os.getpid()), daemon=True,
+            target=_work, args=(nlp, self.inbox, self._sender, os.getpid()), daemon=True,
             name="spacewatch-ner")
-        # A Ctrl-C between fork and the worker's own SIGINT handling would give it a
-        # traceback: keep SIGINT blocked until the child ignores it (the parent's pending
-        # SIGINT is delivered when the mask is restored).
+
+    def start(self) -> None:
+        """Fork the worker. A Ctrl-C between the fork and the worker's own SIGINT handling
+        would give it a traceback: SIGINT stays blocked until the child ignores it (a
+        SIGINT meant for this process is delivered when the mask is restored)."""
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.process.start()
         finally:
+            self._sender.close()  # the worker holds the only writing end: its death is EOF
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            sender.close()  # the worker holds the only writing end: its death is our EOF
 
     def receive(self) -> list[bytes]:
         """The next parsed batch of this worker."""

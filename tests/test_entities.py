@@ -239,6 +239,13 @@ def model_entities(analyzer: Analyzer, text: str) -> dict[str, str]:
     ("Astronauts Speak With Students From Orbit",
      "Two NASA astronauts aboard the International Space Station answered questions from "
      "students in Ohio on Friday.", "Speak"),
+    ("Boeing Delays Starliner Again As Thruster Systems Fail Tests",
+     "The company said on Monday that two thrusters failed a hot-fire test.", "Systems"),
+    ("Intuitive Machines Says Navigation Systems Work",
+     "The company said on Monday that the lander's navigation worked as planned.", "Systems"),
+    ("Starliner Review Continues",  # a Title-Cased subheading in the body
+     "The company said on Monday that the review would go on.\nNavigation Systems Work As "
+     "Planned\nEngineers will report next week.", "Systems"),
     ("RUSSIA TO QUIT ISS AFTER 2028, SAYS ROSCOSMOS",
      "Russia will leave the International Space Station after 2028, Roscosmos said.", "QUIT"),
     ("U.S. Says Russia Must Keep ISS Flying",

@@ -242,6 +242,12 @@ def test_untouched_seeds_events_keep_matched_at_through_drift(project: Project) 
     drift = [abs(fresh[r["id"]] - r["score"]) for r in us_before]
     assert max(drift) > 0, "the test did not make the scores drift"
     assert max(drift) <= TOLERANCE
+    # explain shows the event as stored, not as it would score today.
+    worst = max(us_before, key=lambda r: abs(fresh[r["id"]] - r["score"]))
+    stored, today = f"{worst['score']:.3f}", f"{fresh[worst['id']]:.3f}"
+    assert stored != today
+    shown = project.run("explain", str(worst["article_id"]), "--seed", US).stdout
+    assert f"score {stored} (MATCH" in shown and f"score {today}" not in shown
     shown = {r["event_id"] for r in project.rows("SELECT event_id FROM event_log WHERE seed = ?",
                                                  (US,))}
     assert {r["id"] for r in us_before} <= shown

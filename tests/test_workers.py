@@ -79,6 +79,7 @@ def import_command(folder: Path, archive: Path) -> list[str]:
             str(folder / "none.yaml"), "import", str(archive)]
 
 
+@pytest.mark.slow
 def test_sigkilled_import_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
     marker, env = marked_env()
     command = import_command(tmp_path, write_archive(tmp_path))
@@ -96,6 +97,7 @@ def test_sigkilled_import_takes_its_worker_processes_with_it(tmp_path: Path) -> 
         kill_marked(marker)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_import_ends_in_one_line_and_a_rerun_completes(tmp_path: Path) -> None:
     marker, env = marked_env()
     command = import_command(tmp_path, write_archive(tmp_path))
