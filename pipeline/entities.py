@@ -512,7 +512,9 @@ def _within_line(ent: Span) -> Span | None:
 
 def _heading_tokens(doc: Doc) -> set[int]:
     """The tokens of the Title-Cased lines (the headline, subheadings) of a text of several
-    lines: at most ``HEADING_WORDS`` words, most of them capitalised."""
+    lines: at most ``HEADING_WORDS`` words, most of them capitalised, and no full stop at the
+    end (a short paragraph of names, "Roscosmos Director General Dmitry Bakanov told TASS.",
+    is a sentence)."""
     lines, start = [], 0
     for token in doc:
         if "\n" in token.text or "\n" in token.whitespace_:
@@ -523,8 +525,10 @@ def _heading_tokens(doc: Doc) -> set[int]:
     lines.append((start, len(doc)))
     tokens: set[int] = set()
     for first, end in lines:
-        words = [w for w in _WORD.findall(doc[first:end].text)
-                 if fold(w) not in _HEADLINE_SMALL]
+        line = doc[first:end].text.strip()
+        if line.rstrip("\"'\u201d\u2019»)").endswith("."):
+            continue
+        words = [w for w in _WORD.findall(line) if fold(w) not in _HEADLINE_SMALL]
         capitalised = sum(1 for w in words if w[0].isupper())
         if 2 <= len(words) <= HEADING_WORDS and capitalised >= 0.85 * len(words):
             tokens.update(range(first, end))
