@@ -135,9 +135,10 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
     """Run SpaceWatch as a background daemon (APScheduler): every feed on its interval,
     full text, entities and matching after each fetch, and the daily digest.
 
-    One daemon per database (a lock next to it). SIGTERM or Ctrl-C stops it cleanly;
-    SIGHUP or an edit of feeds.yaml reloads the feeds. One log line per fetch goes to stderr
-    (and to settings.log_file, rotated, when set).
+    One daemon per database (a lock next to it). SIGTERM or Ctrl-C stops it within a few
+    seconds, cancelling fetches in flight (not counted as feed failures); SIGHUP or an edit
+    of feeds.yaml reloads the feeds and logs what changed. One log line per fetch and one
+    per stage run go to stderr (and to settings.log_file, rotated, when set).
     """
     import logging.handlers
 
@@ -159,6 +160,9 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
     root.setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The daemon logs a job's error itself: one line for a SpaceWatch error, a traceback for
+    # a bug (APScheduler would print a traceback for both).
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
     options = DaemonOptions(config_path=ctx.config_path, db_path=ctx.db_path,
                             digest_dir=Path(digest_dir) if digest_dir else None,
                             run_digest_now=digest_now)

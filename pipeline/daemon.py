@@ -156,6 +156,7 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns the exit code."""
         self.lock.acquire()
         try:
+            self._check_digest_folder()
             with Store(self.options.db_path) as store:
                 store.sync_feeds(self.config.feeds, self.config.settings.full_text,
                                  iso(now_utc()))
@@ -181,6 +182,17 @@ class Daemon:
             return self._shutdown()
         finally:
             self.lock.release()
+
+    def _check_digest_folder(self) -> None:
+        """Refuse to start when the digests could never be written (a day later, unseen)."""
+        folder = self.options.digest_dir or Path(self.config.settings.digest_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{folder}: cannot create the digest folder: "
+                              f"{exc.strerror or exc}") from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"{folder}: the digest folder is not writable")
 
     def stop(self) -> None:
         """Ask the daemon to stop (what SIGTERM and SIGINT do); ``run()`` then returns."""
@@ -291,8 +303,7 @@ class Daemon:
             self._active += 1
             self._running.add(name)
         try:
-            again = True
-            while again:
+            while True:
                 config = self.config
                 with Store(self.options.db_path) as store:
                     report = run_pass(store, config, only=[name], fetcher=self.fetcher,
@@ -302,8 +313,10 @@ class Daemon:
                         if self.on_fetch:
                             self.on_fetch(item)
                     self._run_stages(store, config)
-                with self._active_lock:
-                    again = name in self._rerun and not self.stop_event.is_set()
+                with self._active_lock:  # decide and leave _running in one step
+                    if name not in self._rerun or self.stop_event.is_set():
+                        self._running.discard(name)
+                        break
                     self._rerun.discard(name)
         except _Stopping:
             pass  # the daemon is stopping: what was committed stays, the rest waits
@@ -311,6 +324,7 @@ class Daemon:
             with self._active_lock:
                 self._active -= 1
                 self._running.discard(name)
+                self._rerun.discard(name)
 
     def _run_stages(self, store: Store, config: Config) -> None:
         """Full text, entities and matching for every pending article (whichever feed
@@ -440,7 +454,11 @@ class Daemon:
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
             return
         error = f"{type(event.exception).__name__}: {event.exception}"
-        self._say(logging.ERROR, "job %s failed: %s", event.job_id, error)
+        if isinstance(event.exception, SpaceWatchError):  # a condition the user can fix
+            self._say(logging.ERROR, "job %s failed: %s", event.job_id, event.exception)
+        else:  # a bug: loud, with where it happened
+            self._say(logging.ERROR, "job %s failed: %s\n%s", event.job_id, error,
+                      (event.traceback or "").rstrip())
         if not event.job_id.startswith("feed:") or self.stop_event.is_set():
             return  # (a job cut short by the shutdown is no failure of its feed)
         name = event.job_id.split(":", 1)[1]

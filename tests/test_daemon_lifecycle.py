@@ -3,6 +3,7 @@ tell each fetch's own story, a reload that says what changed, and the start-up d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -19,7 +20,9 @@ import psutil
 import pytest
 
 import pipeline.daemon as daemon_mod
+from pipeline.config import Settings
 from pipeline.daemon import Daemon, DaemonOptions, DbLock
+from pipeline.fetch import CANCELLED, Fetcher
 from pipeline.store import Store
 
 from .httpserver import LocalServer, Reply, items, rss
@@ -166,6 +169,27 @@ def test_sigterm_cancels_a_slow_fetch_without_counting_it_as_a_feed_failure(
     assert scalar(db, "SELECT error_count FROM feeds WHERE name = 'slow'") == 0
     assert scalar(db, "SELECT count(*) FROM fetches WHERE outcome = 'failed'") == 0
     assert DbLock.holder(db) is None
+
+
+@pytest.mark.fault
+def test_cancel_ends_a_fetch_waiting_on_a_kept_alive_connection_and_refuses_new_ones() -> None:
+    settings = dataclasses.replace(Settings(), timeout_read=300.0, timeout_total=600.0)
+    with LocalServer() as server, Fetcher(settings) as fetcher:
+        quick = server.route("/quick.xml", Reply(rss(items(1))))
+        silent = server.route("/silent.xml", Reply(rss(items(1)), delay=120))
+        assert fetcher.get(quick, trusted_hosts=["127.0.0.1"]).ok  # leaves a kept-alive socket
+        results = []
+        thread = threading.Thread(target=lambda: results.append(
+            fetcher.get(silent, trusted_hosts=["127.0.0.1"])))
+        thread.start()
+        assert wait_for(lambda: server.hits.get("/silent.xml", 0) == 1)
+        fetcher.cancel()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert (results[0].outcome, results[0].error, results[0].body) == (CANCELLED,
+                                                                          "cancelled", b"")
+        assert fetcher.get(quick, trusted_hosts=["127.0.0.1"]).outcome == CANCELLED
+        assert server.hits["/quick.xml"] == 1  # no request after the cancel
 
 
 @pytest.mark.fault
@@ -345,3 +369,41 @@ def test_digest_now_runs_at_start_up_even_when_feed_jobs_fill_the_pool(
             stop(daemon, thread)
     assert not [line for line in daemon_log.snapshot() if "missed" in line]
     assert any(line.startswith("digest written:") for line in daemon_log.snapshot())
+
+
+@pytest.mark.fault
+def test_run_refuses_to_start_when_the_digest_folder_cannot_be_made(tmp_path: Path) -> None:
+    write_feeds(tmp_path / "feeds.yaml", {"a": "http://127.0.0.1:9/a.xml"})
+    (tmp_path / "a-file").write_text("")
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--db", str(tmp_path / "d.db"),
+                           "--config", str(tmp_path / "feeds.yaml"), "run",
+                           "--digest-dir", str(tmp_path / "a-file" / "digests")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'a-file' / 'digests'}: cannot create the digest folder: "
+        "Not a directory"]
+    assert DbLock.holder(tmp_path / "d.db") is None
+
+
+@pytest.mark.fault
+def test_a_job_failing_on_a_user_error_logs_one_line_without_traceback(
+        tmp_path: Path, daemon_log: LogLines, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import digest
+
+    def refuse(*_a: object, **_k: object) -> Path:
+        raise digest.DigestError("/srv/digests: cannot write the digest: disk full")
+
+    monkeypatch.setattr(digest, "write_digest", refuse)
+    (tmp_path / "seeds").mkdir()
+    write_feeds(tmp_path / "feeds.yaml", {"a": "http://127.0.0.1:9/a.xml"})
+    daemon = Daemon(DaemonOptions(tmp_path / "feeds.yaml", tmp_path / "d.db",
+                                  digest_dir=tmp_path / "digests", run_digest_now=True))
+    thread = run_in_thread(daemon)
+    try:
+        assert wait_for(lambda: any("digest-now failed" in line
+                                    for line in daemon_log.snapshot()))
+    finally:
+        stop(daemon, thread)
+    failed = [line for line in daemon_log.snapshot() if "digest-now failed" in line]
+    assert failed == ["job digest-now failed: /srv/digests: cannot write the digest: disk full"]
