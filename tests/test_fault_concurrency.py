@@ -134,3 +134,29 @@ def test_daemon_feed_jobs_have_grace_and_coalescing(tmp_path: Path) -> None:
         finally:
             daemon.stop()
             thread.join(timeout=15)
+
+
+def _open_and_report_schema(path: str) -> int:
+    with Store(path) as store:
+        return store.schema_version
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """A daemon starting while `status` runs: both open a new file; neither fails with
+    "table already exists" or "database is locked", and the schema ends complete."""
+    import multiprocessing
+
+    import sqlite_utils
+
+    from pipeline.store.schema import migrations
+
+    expected = len(migrations.pending(sqlite_utils.Database(memory=True)))
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        for attempt in range(6):
+            db = tmp_path / f"fresh-{attempt}.db"
+            versions = pool.map(_open_and_report_schema, [str(db)] * 4)
+            assert versions == [expected] * 4
+            with Store(db) as store:
+                names = [m.name for m in migrations.applied(store.db)]
+            assert len(names) == len(set(names)) == expected
+

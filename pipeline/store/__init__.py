@@ -7,8 +7,11 @@ grouped into ``BEGIN IMMEDIATE`` transactions so a batch lands whole or not at a
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,13 +158,39 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")
             if migrate:
-                migrations.apply(self.db)
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             if is_damaged(exc):
                 raise StoreError(damaged_db_message(self.path)) from None
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Apply pending migrations, one process at a time.
+
+        sqlite-utils decides what is pending outside any transaction, so two processes
+        opening a new file at once (a daemon starting while ``status`` runs) would both
+        create the tables. An exclusive ``flock`` on the database's folder serialises them;
+        the second process then finds nothing pending. No extra file is created.
+        """
+        if not migrations.pending(self.db):
+            return
+        folder = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
+        try:
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                try:
+                    fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreError(f"{self.path}: another process has been migrating "
+                                         "the database for too long") from None
+                    time.sleep(0.05)
+            migrations.apply(self.db)
+        finally:
+            os.close(folder)  # releases the lock
 
     def __enter__(self) -> Store:
         return self
