@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.cli_render import ProgressLines
+from pipeline.cli.render import ProgressLines
 
 TEXT = ("Roscosmos chief Dmitry Bakanov met NASA acting administrator Sean Duffy in Houston "
         "to discuss cross-flights to the International Space Station.")

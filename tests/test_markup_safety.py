@@ -69,7 +69,7 @@ def test_stored_text_is_printed_verbatim_by_every_command(tmp_path: Path, hostil
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_fetch_pass_table_prints_feed_text_verbatim(hostile: str) -> None:
-    from pipeline.cli_render import pass_table
+    from pipeline.cli.render import pass_table
     from pipeline.ingest import FeedReport, PassReport
 
     report = PassReport(feeds=[FeedReport(feed="f", outcome="failed", error=f"{hostile} err",

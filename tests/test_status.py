@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from pipeline.cli import cli
-from pipeline.cli_render import pass_summary, pass_table, relative_time, short_time, status_table
+from pipeline.cli.render import pass_summary, pass_table, relative_time, short_time, status_table
 from pipeline.config import Feed
 from pipeline.ingest import FeedReport, PassReport
 from pipeline.store import Store

@@ -13,16 +13,68 @@ Two rules hold for everything built here:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from .ingest import FeedReport, PassReport
+from ..ingest import FeedReport, PassReport
+from .context import err, out
+
+
+@contextmanager
+def feed_progress(total: int, label: str = "fetching") -> Iterator[Any]:
+    """Progress on stderr: a live bar on a terminal; elsewhere (a log, cron) an occasional
+    line such as ``entities: 400/2000 articles (20%)``."""
+    terminal = err.is_terminal
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[last]}", markup=False),
+                        TimeElapsedColumn(), console=err, transient=True,
+                        disable=not terminal)
+    lines = ProgressLines(lambda line: err.print(line))
+    lines.start(label, total)
+    with progress:
+        task = progress.add_task(label, total=total, last="")
+
+        def update(event: str, item: FeedReport | None) -> None:
+            if event == "feed" and item is not None:
+                progress.update(task, advance=1, last=item.feed)
+                if not terminal:
+                    lines.advance(1)
+            elif event == "advance" and isinstance(item, int):
+                progress.update(task, advance=item)
+                if not terminal:
+                    lines.advance(item)
+            elif event.startswith("stage:"):
+                total = item if isinstance(item, int) else None
+                stage = event.split(":", 1)[1]
+                progress.reset(task, total=total, description=stage, last="")
+                lines.start(stage, total)
+
+        yield update
+
+
+def print_pass(report: PassReport) -> None:
+    """The per-feed table after a pass (notes under it), then one summary line."""
+    out.print(pass_table(report))
+    out.print(pass_summary(report))
+
+
+def delivery_text(delivery: Any, now: Any) -> Text:
+    """The last attempt to e-mail a digest (a ``Delivery``): its day, recipients, time and
+    result; a failed one says how to resend it. Stored text is never read as markup."""
+    head = f"last digest e-mail: {delivery.day} to {delivery.recipients}: "
+    when = f" at {short_time(delivery.attempted_at, now)} (attempt {delivery.attempt})"
+    if delivery.ok:
+        return Text.assemble(head, ("sent", "green"), when)
+    return Text.assemble(head, ("FAILED", "bold red"), f"{when}: {delivery.error}\n"
+                         f"  resend with: spacewatch digest --email --date {delivery.day}")
 
 
 def cell(value: object) -> Text:
@@ -251,3 +303,4 @@ class ProgressLines:
         elif now - self.last >= self.every:
             self.write(f"{self.label}: {self.done} {unit}")
             self.last = now
+

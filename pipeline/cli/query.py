@@ -1,12 +1,15 @@
-"""``spacewatch`` commands that read the database without changing it: ``query``,
-``search`` and ``serve``. They register on the :func:`pipeline.cli.cli` group; like ``cli``,
-this is terminal code.
-"""
+"""Commands that read the database without changing it: ``query``, ``search``, ``serve``."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import importlib.util
+import itertools
+import json
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,17 +19,23 @@ from typing import Any
 import click
 from rich.text import Text
 
-from .cli import Context, cli, err, out, pass_ctx
-from .errors import InputError, QueryCancelled, QueryTimeLimit, SpaceWatchError
-from .query import DEFAULT_TIME_LIMIT_MS
+from ..errors import InputError, QueryCancelled, QueryTimeLimit, SpaceWatchError
+from ..query import DEFAULT_TIME_LIMIT_MS, EXAMPLES, HIT_END, HIT_START, open_query, search_articles
+from ..serve import check_port, datasette_command, run_child
+from ..store import readonly_uri
+from .context import Context, err, out, pass_ctx
+from .render import cell, new_table, plural
 
 #: Rows a table shows unless --limit says otherwise (CSV and JSON show all).
 TABLE_LIMIT = 1000
+
 
 time_limit_option = click.option(
     "--time-limit", "time_limit_ms", type=click.IntRange(min=0), default=DEFAULT_TIME_LIMIT_MS,
     show_default=True, metavar="MS",
     help="Stop the query after MS milliseconds of work in SQLite (0: no limit).")
+
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
     show_default=True, help="Output format.")
@@ -77,7 +86,6 @@ def read_sql(sql: str | None, sql_file: str | None) -> str:
 
 def _json_value(value: object) -> object:
     if isinstance(value, bytes):  # a BLOB, the way Datasette shows one
-        import base64
 
         return {"$base64": True, "encoded": base64.b64encode(value).decode("ascii")}
     raise TypeError(f"cannot show a {type(value).__name__} as JSON")
@@ -91,11 +99,7 @@ def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
     Rows are read as they are printed; past the limit they are only counted, so a large
     result never sits in memory. ``cells`` turns a row into table cells (default: text).
     """
-    import csv
-    import itertools
-    import json
 
-    from .cli_render import cell, new_table
 
     rows = iter(rows)
     shown = 0
@@ -133,7 +137,7 @@ def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
     return shown, cut
 
 
-@cli.command()
+@click.command()
 @click.argument("sql", required=False)
 @click.option("-f", "--file", "sql_file", metavar="FILE",
               help="Read the SQL from FILE ('-' for stdin; so does SQL given as '-').")
@@ -157,12 +161,10 @@ def query(ctx: Context, sql: str | None, sql_file: str | None,
     seeds, matches; views: event_log, event_history; full text: articles_fts (or use
     'spacewatch search').
     """
-    from .query import open_query
 
     text = read_sql(sql, sql_file)
     if limit is None:
         limit = TABLE_LIMIT if fmt == "table" else 0
-    from .cli_render import plural
 
     with ctrl_c_stops_the_query() as cancel, open_query(
             ctx.db_path, text, dict(params), time_limit_ms=time_limit_ms,
@@ -174,7 +176,6 @@ def query(ctx: Context, sql: str | None, sql_file: str | None,
 
 def _snippet(text: str, fmt: str) -> Text | str:
     """The matched words in bold in a table, in [brackets] in CSV and JSON."""
-    from .query import HIT_END, HIT_START
 
     if fmt != "table":
         return text.replace(HIT_START, "[").replace(HIT_END, "]")
@@ -184,7 +185,7 @@ def _snippet(text: str, fmt: str) -> Text | str:
     return snippet
 
 
-@cli.command()
+@click.command()
 @click.argument("terms", nargs=-1, required=True)
 @click.option("--raw", is_flag=True,
               help="Pass TERMS to FTS5 as its own query syntax (OR, NOT, NEAR(), prefix*).")
@@ -200,8 +201,6 @@ def search(ctx: Context, terms: tuple[str, ...], raw: bool, limit: int, fmt: str
     Each word is searched as typed: cross-flight finds "cross-flight" (and "cross flight"),
     and every word must occur. Porter stemming: deorbit also finds deorbiting.
     """
-    from .cli_render import cell
-    from .query import search_articles
 
     with ctrl_c_stops_the_query() as cancel:
         hits = search_articles(ctx.db_path, " ".join(terms), raw=raw, limit=limit,
@@ -211,13 +210,12 @@ def search(ctx: Context, terms: tuple[str, ...], raw: bool, limit: int, fmt: str
     print_rows(columns, rows, fmt, None,
                cells=lambda r: [*(cell(v) for v in r[:4]), r[4]])
     if fmt == "table":
-        from .cli_render import plural
 
         more = f" (--limit {limit}: there may be more)" if len(hits) == limit else ""
         err.print(f"{plural(len(hits), 'article')}, newest first{more}")
 
 
-@cli.command()
+@click.command()
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
               help="Port on 127.0.0.1.")
 @pass_ctx
@@ -227,13 +225,7 @@ def serve(ctx: Context, port: int) -> None:
     Datasette runs as a child that stops with this command (SIGTERM, SIGINT, SIGHUP; on
     Linux even SIGKILL). Needs the optional extra: pip install 'spacewatch[serve]'.
     """
-    import importlib.util
-    import json
-    import tempfile
 
-    from .query import EXAMPLES
-    from .serve import check_port, datasette_command, run_child
-    from .store import readonly_uri
 
     if importlib.util.find_spec("datasette") is None:
         raise SpaceWatchError("Datasette is not installed: pip install 'spacewatch[serve]' "
@@ -254,3 +246,4 @@ def serve(ctx: Context, port: int) -> None:
         return
     if ended.returncode != 0:
         raise SpaceWatchError(f"Datasette stopped with exit code {ended.returncode}")
+

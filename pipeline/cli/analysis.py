@@ -1,0 +1,184 @@
+"""Commands that analyse text: ``analyze``, ``import``, ``entities``, ``reprocess``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..config import check_nlp_model
+from ..errors import SpaceWatchError
+from ..fetch import now_utc
+from ..inputs import decode_text, read_jsonl
+from ..normalize import import_record, iso
+from .context import Context, day_start, err, out, pass_ctx, warn_seeds
+from .render import cell, feed_progress, stats_parts
+
+
+def _read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, error or None) for each non-blank line of a JSONL file
+    (see :func:`pipeline.inputs.read_jsonl`: BOMs, UTF-16 and binary input are handled)."""
+
+    return read_jsonl(path)
+
+
+@click.command()
+@click.option("--jsonl", "jsonl", metavar="FILE",
+              help="One JSON object per line with 'text' (and optional id, title, url, "
+                   "published); '-' for stdin. Without it, stdin is one text.")
+@pass_ctx
+def analyze(ctx: Context, jsonl: str | None) -> None:
+    """Find entities (and seed matches) in text; print one JSON object per input.
+
+    Stores nothing. Bad input lines are reported on stderr with their line number and the
+    rest is still processed (exit code 1 if any line was bad).
+    """
+
+    from ..stages import analysis_text, build_matcher, get_analyzer, score_text
+
+    settings = ctx.settings()
+    check_nlp_model(settings)
+    if jsonl is None:
+        text = decode_text(sys.stdin.buffer.read(), "<stdin>")
+        records: list[tuple[int, dict[str, Any] | None, str | None]] = [
+            (1, {"id": None, "text": text}, None)]
+    else:
+        if jsonl != "-" and not Path(jsonl).is_file():
+            raise SpaceWatchError(f"{jsonl}: no such file")
+        records = list(_read_jsonl(jsonl))
+    analyzer = get_analyzer(settings)
+    config = ctx.pipeline_config()
+    warn_seeds(config)
+    if ctx.db_path.exists():  # weigh seeds against the stored corpus, but write nothing
+        with ctx.store() as store:
+            matcher = build_matcher(store, config, record=False)
+    else:
+        matcher = build_matcher(None, config)
+    bad = 0
+    good = [(n, r) for n, r, e in records if r is not None]
+    for number, _record, error in records:
+        if error:
+            bad += 1
+            err.print(f"line {number}: {error}")
+    texts = [analysis_text(str(r.get("title") or ""), r["text"]) for _n, r in good]
+    limit = settings.nlp_max_chars
+    for (number, _record), text in zip(good, texts, strict=True):
+        if len(text) > limit:
+            where = "input" if jsonl is None else f"line {number}"
+            err.print(f"{where}: only the first {limit:,} of {len(text):,} characters were "
+                      "analysed (settings.nlp_max_chars)")
+    for (_number, record), text, mentions in zip(good, texts, analyzer.analyze(texts),
+                                                strict=True):
+        result = {
+            "id": record.get("id"),
+            "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
+                          "surface": m.surface, "start": m.start, "end": m.end,
+                          "role": m.role} for m in mentions],
+            "matches": score_text(matcher, text, mentions),
+        }
+        click.echo(json.dumps(result, ensure_ascii=False))
+    if bad:
+        sys.exit(1)
+
+
+@click.command(name="import")
+@click.argument("file", metavar="FILE.jsonl")
+@pass_ctx
+def import_(ctx: Context, file: str) -> None:
+    """Store articles from a JSONL file (source "import") and run the whole pipeline on them.
+
+    Each line: {"text": ..., "id": ..., "title": ..., "url": ..., "published": ...}. The way
+    to backfill an archive. Re-importing the same ids with the same text adds nothing; an id
+    already stored with a different title or text is an update (lines apply in file order):
+    the earlier text is kept in article_versions, the article is analysed and matched again,
+    and its earlier match events stay in the log (superseded when the score moved).
+    """
+    from ..stages import process_pending
+
+    if file != "-" and not Path(file).is_file():
+        raise SpaceWatchError(f"{file}: no such file")
+    settings = ctx.settings()
+    check_nlp_model(settings)  # before anything is stored
+
+    now = now_utc()
+    articles, bad = [], 0
+    for number, record, error in _read_jsonl(file):
+        article = import_record(record, now, settings) if record else None
+        if article is None:
+            bad += 1
+            err.print(f"line {number}: {error or 'unusable record'}")
+            continue
+        if article.date_note:  # kept, flagged estimated: say why
+            err.print(f"line {number}: {article.date_note}", markup=False, highlight=False)
+        articles.append(article)
+    config = ctx.pipeline_config()
+    warn_seeds(config)
+    with ctx.store() as store:
+        saved = store.save_articles(articles, iso(now))
+        with feed_progress(len(articles), "analyzing") as progress:
+            stats = process_pending(store, config, progress=progress)
+    updated = len(saved.updated_ids)
+    kept = len(articles) - len(saved.new_ids) - updated
+    out.print(f"imported {len(saved.new_ids)} new, {updated} updated"
+              + (" (earlier text kept in article_versions)" if updated else "")
+              + "; ".join([f", {kept} already stored, {bad} bad lines", *stats_parts(stats)]))
+    if bad:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--kind", type=click.Choice(["AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY",
+                                           "PROGRAM", "SPACECRAFT", "COUNTRY", "PERSON",
+                                           "ORGANIZATION", "PLACE"], case_sensitive=False),
+              help="Only this kind of entity.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published since this day.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
+              help="How many entities to list.")
+@pass_ctx
+def entities(ctx: Context, kind: str | None, since: str | None, limit: int) -> None:
+    """List the most-mentioned entities (agencies, officials, crews, programs …).
+
+    --since D counts articles published from the start of day D in settings.digest_timezone
+    (the digest's days).
+    """
+    since_utc = day_start(since, ctx.settings()) if since else None
+    with ctx.store() as store:
+        rows = store.top_entities(kind.upper() if kind else None, since_utc, limit)
+    table = Table(title="top entities", title_justify="left")
+    for col in ("entity", "name", "kind", "origin", "mentions", "articles"):
+        table.add_column(col, justify="right" if col in ("mentions", "articles") else "left")
+    for row in rows:
+        table.add_row(cell(row["id"]), cell(row["name"]), cell(row["kind"]),
+                      cell(row["origin"]), cell(row["mentions"]), cell(row["articles"]))
+    out.print(table)
+
+
+@click.command()
+@click.option("--all", "everything", is_flag=True,
+              help="Re-run on every article, not only the stale ones.")
+@pass_ctx
+def reprocess(ctx: Context, everything: bool) -> None:
+    """Re-run entity extraction and matching on articles whose NLP version is stale.
+
+    An article is stale when the model, the gazetteer in models/ or the linking code changed
+    since it was processed — after a gazetteer edit, say.
+    """
+    from ..stages import get_analyzer, process_pending
+
+    settings = ctx.settings()
+    check_nlp_model(settings)
+    config = ctx.pipeline_config()
+    warn_seeds(config)
+    with ctx.store() as store:
+        if everything:
+            store.reset_nlp()
+        stale = len(store.articles_needing_nlp(get_analyzer(settings).version, 1_000_000))
+        with feed_progress(stale, "reprocessing") as progress:
+            stats = process_pending(store, config, progress=progress)
+    out.print("; ".join([f"{stale} stale articles", *stats_parts(stats)]))
+

@@ -1,0 +1,117 @@
+"""Commands for the seeds and the event log: ``seeds``, ``rematch``, ``explain``."""
+
+from __future__ import annotations
+
+import click
+from rich.text import Text
+
+from ..config import check_nlp_model
+from ..errors import SpaceWatchError
+from .context import Context, out, pass_ctx, warn_seeds
+from .render import feed_progress
+
+
+@click.command()
+@pass_ctx
+def seeds(ctx: Context) -> None:
+    """List the seed stories in seeds/ with their top entities, terms and phrases."""
+    from ..stages import build_matcher, seeds_folder
+
+    config = ctx.pipeline_config()
+    warn_seeds(config, matching=False)
+    store = ctx.store() if ctx.db_path.exists() else None
+    try:
+        matcher = build_matcher(store, config, record=False)  # listing writes nothing
+    finally:
+        if store is not None:
+            store.close()
+    if not matcher.profiles:
+        out.print(f"no seeds in {seeds_folder(config)} (add a .md or .txt file per story)")
+        return
+    for profile in matcher.profiles:
+        summary = profile.summary()
+        out.print(Text.assemble((profile.seed_id, "bold"), f": {profile.title}"))
+        out.print("  entities: " + ", ".join(f"{e['name']} ({e['kind']}, {e['weight']})"
+                                             for e in summary["entities"]))
+        out.print("  terms:    " + ", ".join(t["term"] for t in summary["terms"]))
+        out.print("  phrases:  " + ", ".join(summary["phrases"]))
+
+
+@click.command()
+@pass_ctx
+def rematch(ctx: Context) -> None:
+    """Score stored articles against the current seeds (after adding or editing a seed).
+
+    Uses the stored entity mentions, so only matching runs. The event log is append-only:
+    a score that moved beyond the tolerance (0.05) adds a new version of the event (or
+    withdraws it), smaller drift changes nothing; no event is ever rewritten or deleted.
+    A seed removed from seeds/ is retired (its events leave event_log and the digest).
+    """
+    from ..stages import build_matcher, run_matching
+
+    config = ctx.pipeline_config()
+    check_nlp_model(config.settings)
+    warn_seeds(config)
+    with ctx.store() as store:
+        matcher = build_matcher(store, config)
+        todo = len(store.articles_needing_match(matcher.version))
+        with feed_progress(todo, "matching") as progress:
+            counts = run_matching(store, matcher, progress=progress)
+        events = store.match_count()
+    out.print(f"{counts.describe()}; {events} current events from "
+              f"{len(matcher.profiles)} seeds in the log")
+
+
+@click.command()
+@click.argument("article_id", type=int)
+@click.option("--seed", "seed_id", metavar="ID", help="Only this seed.")
+@pass_ctx
+def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
+    """Show why an article matched (or did not match) a seed: the score's breakdown."""
+
+    from ..stages import analysis_text, build_matcher
+
+    config = ctx.pipeline_config()
+    warn_seeds(config, matching=False)
+    with ctx.store() as store:
+        rows = store.articles_by_id([article_id])
+        if not rows:
+            raise SpaceWatchError(f"no article with id {article_id}")
+        matcher = build_matcher(store, config, record=False)
+        mentions = store.mentions_for([article_id])[article_id]
+        store_matches = store.matches_of(article_id)
+    row = rows[0]
+    results = matcher.results(analysis_text(row["title"], row["text"]), mentions)
+    stored = {r["seed_id"]: (r["score"], r["explanation"]) for r in store_matches}
+    # An event in the log is shown as it was recorded; other seeds are scored now.
+    results = [(sid, *stored[sid]) if sid in stored else (sid, value, ex)
+               for sid, value, ex in results]
+    # A stored event of a seed that no longer loads (removed, invalid, wrong seeds_dir)
+    # is still shown, as recorded.
+    loaded = {r[0] for r in results}
+    results += [(sid, *stored[sid]) for sid in sorted(stored) if sid not in loaded]
+    if seed_id:
+        results = [r for r in results if r[0] == seed_id]
+        if not results:
+            raise SpaceWatchError(f"no seed with id {seed_id!r}")
+    out.print(Text.assemble((f"article {article_id}", "bold"), f": {row['title']}"))
+    for sid, value, ex in sorted(results, key=lambda r: -r[1]):
+        verdict = "MATCH" if value >= matcher.threshold else "no match"
+        c = ex["components"]
+        out.print(Text.assemble("\nseed ", (sid, "bold"), f": score {value:.3f} ({verdict}; "
+                                f"threshold {matcher.threshold})"))
+        if sid not in loaded:
+            out.print("  as recorded: this seed no longer loads from seeds/")
+        out.print(f"  = {ex['weights']['entities']} × entities {c['entities']:.3f}"
+                  f" + {ex['weights']['lexical']} × lexical {c['lexical']:.3f}"
+                  f" (cosine {c['cosine']:.3f}) + {ex['weights']['phrases']} × phrases "
+                  f"{c['phrases']:.3f}")
+        out.print("  entities: " + (", ".join(f"{e['name']} ({e['kind']}, weight "
+                                              f"{e['weight']}, ×{e['mentions']})"
+                                              for e in ex["entities"]) or "none shared"))
+        out.print("  terms:    " + (", ".join(t["term"] for t in ex["terms"]) or "none"))
+        out.print("  phrases:  " + (", ".join(f"{p['phrase']} ×{p['count']}"
+                                              for p in ex["phrases"]) or "none"))
+        for sentence in ex["evidence"]:
+            out.print(f"  evidence: “{sentence}”")
+

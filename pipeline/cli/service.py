@@ -1,0 +1,207 @@
+"""Commands that run SpaceWatch as a service: ``run`` (the daemon), ``digest``, ``demo``."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import logging.handlers
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from click.core import ParameterSource
+from rich.table import Table
+from rich.text import Text
+
+from ..config import check_nlp_model
+from ..demo import DemoServer, demo_config
+from ..digest import build_digest, deliver_digest, write_digest
+from ..errors import SpaceWatchError
+from ..gazetteer import MODELS_DIR
+from ..ingest import run_pass
+from ..store import Store
+from ..store.reports import check_not_future
+from .context import Context, check_date, err, out, pass_ctx
+from .render import cell, feed_progress, print_pass
+
+
+@click.command()
+@click.option("--out", "out_dir", default="demo-output", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the demo database.")
+@click.option("--full-text/--no-full-text", default=True, show_default=True,
+              help="Fetch and extract the sample article pages.")
+@pass_ctx
+def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
+    """Run the whole pipeline offline on the bundled sample feeds.
+
+    Serves the sample feeds and article pages from a local HTTP server on 127.0.0.1,
+    fetches them into a fresh demo database and shows what was stored.
+    """
+
+    check_nlp_model(ctx.settings())
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    settings = ctx.settings()
+    if not Path(settings.seeds_dir).is_dir():  # run from elsewhere: the project's own seeds
+
+
+        settings = dataclasses.replace(settings, seeds_dir=str(MODELS_DIR.parent / "seeds"))
+    with DemoServer() as server:
+        config = demo_config(server, settings, full_text=full_text)
+        out.print(f"demo: serving {len(config.feeds)} sample feeds from {server.url}")
+        with Store(db_path) as store:
+            with feed_progress(len(config.feeds)) as progress:
+                report = run_pass(store, config, progress=progress)
+            print_pass(report)
+            with feed_progress(len(config.feeds), "second pass") as progress:
+                again = run_pass(store, config, progress=progress)
+            out.print(f"second pass: {again.new} new, {again.updated} updated, "
+                      f"{sum(1 for f in again.feeds if f.outcome == 'not_modified')} "
+                      "feeds answered 304 Not Modified")
+            top = store.top_entities(limit=12)
+            events = store.top_events(5)
+    table = Table(title="entities found in the sample feeds", title_justify="left")
+    for col in ("entity", "kind", "mentions", "articles"):
+        table.add_column(col)
+    for row in top:
+        table.add_row(cell(row["name"]), cell(row["kind"]), cell(row["mentions"]),
+                      cell(row["articles"]))
+    out.print(table)
+    out.print(Text("top matches for the seed stories", "bold"))
+    for row in events:
+        ex = row["explanation"]
+        out.print(Text.assemble(f"  {row['score']:.2f}  {row['title']}  ",
+                                (f"({row['feed']})", "dim")))
+        out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
+                  + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
+        if ex["evidence"]:
+            sentence = ex["evidence"][0]
+            short = sentence if len(sentence) <= 160 else sentence[:159].rsplit(" ", 1)[0] + "…"
+            out.print(f"        evidence: “{short}”")
+
+
+    with Store(db_path) as store:
+        # The demo's stories span ten days: report the latest day that has matches.
+        latest = store.latest_event_published()
+        day = (datetime.fromisoformat(latest.replace("Z", "+00:00")).date() if latest
+               else datetime.now(UTC).date())
+        digest_path = write_digest(store, folder / "digests", day, "UTC")
+    out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
+    out.print(f"demo database: {db_path}")
+
+
+@click.command()
+@click.option("--digest-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the daily digests go (default: settings.digest_dir, ./digests).")
+@click.option("--digest-now", is_flag=True, help="Also write yesterday's digest at start-up.")
+@pass_ctx
+def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
+    """Run SpaceWatch as a background daemon (APScheduler): every feed on its interval,
+    full text, entities and matching after each fetch, and the daily digest.
+
+    One daemon per database (a lock next to it). SIGTERM or Ctrl-C stops it within a few
+    seconds, cancelling fetches in flight (not counted as feed failures); SIGHUP or an edit
+    of feeds.yaml reloads the feeds and logs what changed. One log line per fetch and one
+    per stage run go to stderr (and to settings.log_file, rotated, when set).
+    """
+
+    from ..daemon import Daemon, DaemonOptions
+
+    config = ctx.config
+    check_nlp_model(config.settings)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.settings.log_file:
+        handlers.append(logging.handlers.RotatingFileHandler(
+            config.settings.log_file, maxBytes=5_000_000, backupCount=5))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The daemon logs a job's error itself: one line for a SpaceWatch error, a traceback for
+    # a bug (APScheduler would print a traceback for both).
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
+    options = DaemonOptions(config_path=ctx.config_path, db_path=ctx.db_path,
+                            digest_dir=Path(digest_dir) if digest_dir else None,
+                            run_digest_now=digest_now)
+    daemon = Daemon(options)
+    code = daemon.run()
+    if daemon.abandoned:
+        # A job that outlived the stop (a connection still being made, a long NER batch)
+        # would hold the interpreter's exit until it ends: leave without it. What it had
+        # committed stays; its open transaction rolls back.
+
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD",
+              help="The day to report (default: today in settings.digest_timezone).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "text"]),
+              default="md", show_default=True,
+              help="Markdown for the terminal, HTML for a browser or e-mail, plain text, "
+                   "JSON for other tools.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@click.option("--email", "email", is_flag=True,
+              help="E-mail the day's digest (HTML and plain text) to settings.smtp.to now, "
+                   "once; every attempt is recorded and shown by 'spacewatch status'.")
+@pass_ctx
+def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None, email: bool) -> None:
+    """Render a day's digest: matches per seed, actors on the move, a 30-day chart of
+    matches, and feed health. A day with no data says so; a day after today is refused.
+
+    Days are calendar days in settings.digest_timezone. With --email the digest is sent
+    (or sent again) instead of printed, and a failure exits non-zero.
+    """
+
+
+    settings = ctx.settings()
+    if day:
+        check_date(day)
+        when = date.fromisoformat(day)
+    else:
+        when = datetime.now(ZoneInfo(settings.digest_timezone)).date()
+
+    check_not_future(when, ZoneInfo(settings.digest_timezone))
+    if not ctx.db_path.exists():
+        raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch' first)")
+    if email:
+
+        given = click.get_current_context().get_parameter_source("fmt")
+        if out_path or given != ParameterSource.DEFAULT:
+            raise SpaceWatchError("--email sends the HTML and plain-text digest: use it "
+                                  "without --out and --format")
+
+        with ctx.store() as store:
+            delivery = deliver_digest(store, settings, when, delays=())
+        err.print(Text(f"digest for {when.isoformat()} e-mailed to {delivery.recipients}"))
+        return
+    if out_path and not Path(out_path).absolute().parent.is_dir():
+        raise SpaceWatchError(f"--out {out_path}: the folder {Path(out_path).parent} does not "
+                              "exist (create it first)")
+    with ctx.reader() as store:
+        text = build_digest(store, when, fmt, settings.digest_timezone)
+    if out_path:
+        try:
+            Path(out_path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise SpaceWatchError(f"--out {out_path}: cannot write the digest: "
+                                  f"{exc.strerror or exc}") from None
+        err.print(f"digest for {when.isoformat()} written to {out_path}")
+    else:
+        click.echo(text)
+
