@@ -152,7 +152,7 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path
 
     expected = len(migrations.pending(sqlite_utils.Database(memory=True)))
     with multiprocessing.get_context("fork").Pool(4) as pool:
-        for attempt in range(6):
+        for attempt in range(10):
             db = tmp_path / f"fresh-{attempt}.db"
             versions = pool.map(_open_and_report_schema, [str(db)] * 4)
             assert versions == [expected] * 4

@@ -153,12 +153,9 @@ class Store:
                                    check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self.db.journal_mode != "wal":
-                self.db.enable_wal()
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")
-            if migrate:
-                self._migrate()
+            self._prepare(migrate)
         except sqlite3.DatabaseError as exc:
             if is_damaged(exc):
                 raise StoreError(damaged_db_message(self.path)) from None
@@ -166,15 +163,16 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
 
-    def _migrate(self) -> None:
-        """Apply pending migrations, one process at a time.
+    def _prepare(self, migrate: bool) -> None:
+        """Switch a new file to WAL and apply pending migrations, one process at a time.
 
-        sqlite-utils decides what is pending outside any transaction, so two processes
-        opening a new file at once (a daemon starting while ``status`` runs) would both
-        create the tables. An exclusive ``flock`` on the database's folder serialises them;
-        the second process then finds nothing pending. No extra file is created.
+        sqlite-utils decides what is pending outside any transaction, and a journal-mode
+        switch fails at once (no busy wait) while another connection reads, so two processes
+        opening a new file together (a daemon starting while ``status`` runs) would collide.
+        An exclusive ``flock`` on the database's folder serialises this first-open work; the
+        second process then finds nothing to do. No extra file is created.
         """
-        if not migrations.pending(self.db):
+        if self.db.journal_mode == "wal" and not (migrate and migrations.pending(self.db)):
             return
         folder = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
         try:
@@ -185,10 +183,13 @@ class Store:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise StoreError(f"{self.path}: another process has been migrating "
+                        raise StoreError(f"{self.path}: another process has been setting up "
                                          "the database for too long") from None
                     time.sleep(0.05)
-            migrations.apply(self.db)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            if migrate:
+                migrations.apply(self.db)
         finally:
             os.close(folder)  # releases the lock
 
