@@ -20,9 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import FeedFarm, bench_config, timed  # noqa: E402
 from bench.corpus import corpus  # noqa: E402
 from pipeline import ingest  # noqa: E402
-from pipeline.entities import Analyzer  # noqa: E402
-from pipeline.ingest import run_pass  # noqa: E402
-from pipeline.stages import get_analyzer  # noqa: E402
+from pipeline.entities import Analyzer, get_analyzer  # noqa: E402
+from pipeline.ingest import analyse_pending, fetch_feeds, register_feeds, run_pass  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 
@@ -54,12 +53,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         get_analyzer(config.settings)
         with Store(Path(tmp) / "c.db") as store:
             with timed() as fetch_only:
-                report0 = run_pass(store, config, process=False)
+                register_feeds(store, config)
+                report0 = fetch_feeds(store, config)
             parses_first = parses["n"]
-            from pipeline.stages import process_pending
-
             with timed() as first:
-                process_pending(store, config)
+                analyse_pending(store, config)
             ner_before = ner_calls["n"]
             with timed() as second:
                 report2 = run_pass(store, config)

@@ -21,9 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import FeedFarm, bench_config, peak_rss_mb, timed  # noqa: E402
 from bench.corpus import corpus  # noqa: E402
-from pipeline.entities import load_nlp  # noqa: E402
+from pipeline.entities import analysis_text, get_analyzer, load_nlp  # noqa: E402
 from pipeline.ingest import run_pass  # noqa: E402
-from pipeline.stages import analysis_text, get_analyzer  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import corpus  # noqa: E402
-from pipeline.entities import Analyzer, load_nlp  # noqa: E402
-from pipeline.stages import analysis_text  # noqa: E402
+from pipeline.entities import Analyzer, analysis_text, load_nlp  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

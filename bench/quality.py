@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import Settings  # noqa: E402
+from pipeline.entities import get_analyzer  # noqa: E402
 from pipeline.evaluate import EVAL_KINDS, match_dev, ranking_report, score_ner  # noqa: E402
 from pipeline.seeds import load_seeds  # noqa: E402
-from pipeline.stages import get_analyzer  # noqa: E402
 
 
 def main() -> dict[str, float]:

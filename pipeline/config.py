@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import ConfigError
+from .resources import default_models_dir
 from .sanitize import canonical_url
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
@@ -143,6 +144,9 @@ class Settings:
     nlp_batch_size: int = 32
     nlp_processes: int = 2
     nlp_max_chars: int = 100_000
+    #: A folder with one's own gazetteer.yaml (titles.yaml and countries.yaml too, optionally);
+    #: "" is the bundled models. Absolute once parsed (see :func:`_resolve_models_dir`).
+    models_dir: str = ""
     seeds_dir: str = "seeds"
     match_threshold: float = 0.4
     digest_time: str = "07:00"
@@ -150,6 +154,12 @@ class Settings:
     digest_dir: str = "digests"
     log_file: str = ""
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    @property
+    def models_folder(self) -> Path:
+        """Where the gazetteer, titles and countries come from: ``models_dir`` or the bundled
+        models."""
+        return Path(self.models_dir) if self.models_dir else default_models_dir()
 
 
 _DURATION_KEYS = {
@@ -176,6 +186,8 @@ class Feed:
     enabled: bool = True
     language: str | None = None
     full_text: bool | None = None
+    #: The site's home page (OPML ``htmlUrl``): kept for export, never fetched.
+    site: str | None = None
 
     def wants_full_text(self, settings: Settings) -> bool:
         """Whether this feed's article pages are fetched (the feed's own value wins)."""
@@ -189,6 +201,14 @@ class Config:
     feeds: tuple[Feed, ...]
     settings: Settings
     path: Path | None = None
+
+    @property
+    def seeds_folder(self) -> Path:
+        """``settings.seeds_dir``, relative to the folder of feeds.yaml when that is known."""
+        folder = Path(self.settings.seeds_dir)
+        if not folder.is_absolute() and self.path is not None:
+            folder = self.path.parent / folder
+        return folder
 
     def feed(self, name: str) -> Feed:
         """Return the feed called ``name`` or raise :class:`ConfigError`."""
@@ -223,7 +243,8 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} "
                           "(allowed: feeds, settings)")
-    settings = _parse_settings(data.get("settings") or {}, source)
+    settings = _resolve_models_dir(_parse_settings(data.get("settings") or {}, source), path,
+                                   source)
     raw_feeds = data.get("feeds")
     if not isinstance(raw_feeds, list):
         raise ConfigError(f"{source}: 'feeds:' must be a list of feeds")
@@ -299,8 +320,10 @@ def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
     language = raw.get("language")
     if language is not None and (not isinstance(language, str) or not language.strip()):
         raise ConfigError(f"{where}: language must be a language code such as en or ru")
+    site = check_url(raw["site"], f"{where}: site") if raw.get("site") is not None else None
     return Feed(name=name, url=url, interval=interval, tags=tuple(tags), enabled=enabled,
-                language=language.strip().lower() if language else None, full_text=full_text)
+                language=language.strip().lower() if language else None, full_text=full_text,
+                site=site)
 
 
 def _parse_settings(raw: Any, source: str) -> Settings:
@@ -347,6 +370,24 @@ def _parse_settings(raw: Any, source: str) -> Settings:
         raise ConfigError(f"{source}: settings.digest_time must be HH:MM (24-hour clock)")
     _check_timezone(settings.digest_timezone, f"{source}: settings.digest_timezone")
     return settings
+
+
+def _resolve_models_dir(settings: Settings, path: Path | None, source: str) -> Settings:
+    """``settings.models_dir`` made absolute (relative to the folder of feeds.yaml, like
+    ``seeds_dir``) and checked now, not when the first article is analysed: the folder must
+    hold a gazetteer.yaml."""
+    if not settings.models_dir.strip():
+        return dataclasses.replace(settings, models_dir="")
+    folder = Path(settings.models_dir.strip()).expanduser()
+    if not folder.is_absolute():
+        folder = (path.parent if path is not None else Path.cwd()) / folder
+    folder = folder.resolve()
+    if not (folder / "gazetteer.yaml").is_file():
+        problem = ("has no gazetteer.yaml" if folder.is_dir() else
+                   "is not a folder" if folder.exists() else "does not exist")
+        raise ConfigError(f"{source}: settings.models_dir: {folder} {problem} (a models folder "
+                          "holds gazetteer.yaml, and optionally titles.yaml and countries.yaml)")
+    return dataclasses.replace(settings, models_dir=str(folder))
 
 
 def _parse_smtp(raw: Any, where: str) -> SmtpSettings:

@@ -2,7 +2,8 @@
 
 - One daemon per database: an exclusive ``flock`` on ``<db>.lock`` (the kernel releases it
   when a process dies, so a stale lock from a killed daemon never blocks a new one).
-- Each feed job calls the same :func:`run_pass` as ``spacewatch fetch``: at start-up (a feed
+- Each feed job calls the same functions as ``spacewatch fetch`` (:mod:`pipeline.ingest`:
+  :func:`fetch_feeds` for its feed, then :func:`analyse_pending`): at start-up (a feed
   still inside its backoff waits for it), then at its interval with jitter;
   ``max_instances=1`` and ``coalesce`` so a slow feed never piles up; a misfire grace time
   so a run missed while the host slept happens late instead of being dropped.
@@ -15,7 +16,7 @@
   changed feed runs at once, the others keep their next run time. An invalid edit is
   reported while the last good configuration stays in force.
 - One log line per fetch with that feed's own figures, and one per stage run (full text,
-  entities, matching) that did something, with its own.
+  entities, matching) that did something, with its own (:mod:`pipeline.daemon_log`).
 - A heartbeat and the schedule go to the ``meta`` table, where ``spacewatch status`` reads
   them from any shell.
 """
@@ -30,10 +31,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -42,24 +43,18 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, Settings, check_nlp_model, load_config
+from .daemon_log import feed_changes, fetch_line, stages_line
 from .errors import ConfigError, LockedError, SpaceWatchError
-from .fetch import Fetcher, now_utc
-from .ingest import FeedReport, run_pass
-from .normalize import iso
+from .fetch import Fetcher
+from .ingest import analyse_pending, fetch_feeds, register_feeds
+from .match import Matcher, build_matcher
+from .records import FAILED, FeedReport, FetchRecord, iso, now_utc, parse_iso
 from .store import Store
-
-if TYPE_CHECKING:
-    from .events import EventCounts
 
 log = logging.getLogger("spacewatch.daemon")
 HEARTBEAT_SECONDS = 10.0
 MATCHER_MAX_AGE_SECONDS = 600.0  # seed profiles re-weighed against the corpus this often
 CONFIG_POLL_SECONDS = 5.0
-#: Settings read once at start-up (the HTTP client, the job pool, the log file): a reload
-#: reports a change to them, which takes effect when the daemon is restarted.
-RESTART_SETTINGS = frozenset({
-    "contact", "concurrency", "timeout_connect", "timeout_read", "timeout_total",
-    "max_body_bytes", "max_redirects", "max_url_length", "allow_private_hosts", "log_file"})
 STOP_GRACE_SECONDS = 3.0  # how long a stop waits for running jobs once fetches are cancelled
 
 
@@ -144,7 +139,8 @@ class Daemon:
         self.lock = DbLock(options.db_path)
         self.fetcher: Fetcher | None = None
         self.scheduler: BackgroundScheduler | None = None
-        self._matcher_cache: tuple[Any, float, Any] | None = None
+        #: (seed files and settings stamp, built at, matcher): see :meth:`_matcher`.
+        self._matcher_cache: tuple[object, float, Matcher] | None = None
         self._log_lock = threading.Lock()  # nothing is logged after "daemon stopped"
         self._stopped = False
         #: Jobs still running when the daemon stopped (the CLI then exits without them).
@@ -158,8 +154,7 @@ class Daemon:
         try:
             self._check_digest_folder()
             with Store(self.options.db_path) as store:
-                store.sync_feeds(self.config.feeds, self.config.settings.full_text,
-                                 iso(now_utc()))
+                register_feeds(store, self.config)
             self.fetcher = Fetcher(self.config.settings)
             # Feed jobs fill the default pool; the digest and the upkeep jobs have their own
             # threads, so a busy pool never delays (or makes the scheduler drop) them.
@@ -260,7 +255,7 @@ class Daemon:
             row = rows.get(feed.name) or {}
             start = now
             if row.get("next_fetch_at") and row.get("error_count"):
-                backoff = datetime.fromisoformat(row["next_fetch_at"].replace("Z", "+00:00"))
+                backoff = parse_iso(row["next_fetch_at"])
                 start = max(now, backoff)  # a feed still inside its backoff waits
             with self._active_lock:
                 if feed.name in self._running and start <= now:
@@ -306,8 +301,7 @@ class Daemon:
             while True:
                 config = self.config
                 with Store(self.options.db_path) as store:
-                    report = run_pass(store, config, only=[name], fetcher=self.fetcher,
-                                      process=False, sync=False)
+                    report = fetch_feeds(store, config, only=[name], fetcher=self.fetcher)
                     for item in report.feeds:
                         self._say(logging.INFO, "%s", fetch_line(item))
                         if self.on_fetch:
@@ -330,31 +324,20 @@ class Daemon:
         """Full text, entities and matching for every pending article (whichever feed
         brought it), one run at a time; one log line with this run's figures when it did
         something. Stops between batches (each its own transaction) when the daemon stops."""
-        from .stages import run_entities, run_full_text, run_matching
-
         with self._stages_lock:
             if self.stop_event.is_set():
                 return
-            pages = run_full_text(store, config.settings, self.fetcher,
-                                  progress=self._check_stop)
-            ner = run_entities(store, config.settings, progress=self._check_stop)
-            self._check_stop("stage:matching", None)
-            events = run_matching(store, self._matcher(store, config),
-                                  progress=self._check_stop)
-        line = stages_line(pages, ner, events)
+            report = analyse_pending(store, config, fetcher=self.fetcher,
+                                     matcher=self._matcher, progress=_StopCheck(self.stop_event))
+        line = stages_line(report)
         if line:
             self._say(logging.INFO, "%s", line)
 
-    def _check_stop(self, _event: str, _value: Any) -> None:
-        """The stages' progress hook: raise :class:`_Stopping` once a stop was asked for."""
+    def _matcher(self, store: Store, config: Config) -> Matcher:
+        """Seed profiles, rebuilt when the seeds or settings change or they grow old."""
         if self.stop_event.is_set():
             raise _Stopping
-
-    def _matcher(self, store: Store, config: Config) -> Any:
-        """Seed profiles, rebuilt when the seeds or settings change or they grow old."""
-        from .stages import build_matcher, seeds_folder
-
-        folder = seeds_folder(config)
+        folder = config.seeds_folder
         stamp = (tuple(sorted((p.name, p.stat().st_mtime) for p in folder.glob("*")))
                  if folder.is_dir() else (), config.settings)
         cached = self._matcher_cache
@@ -438,7 +421,7 @@ class Daemon:
             return False
         previous, self.config = self.config, config
         with Store(self.options.db_path) as store:
-            store.sync_feeds(config.feeds, config.settings.full_text, iso(now_utc()))
+            register_feeds(store, config)
             store.set_meta("config_error", "", iso(now_utc()))
         changes = self._schedule_feeds(config, previous)
         if self.scheduler is not None and (
@@ -465,99 +448,41 @@ class Daemon:
         try:
             with Store(self.options.db_path) as store:
                 row = store.feed_row(name)
-                store.record_fetch(row.id, {"started_at": iso(now_utc()), "outcome": "failed",
-                                            "error": "job error", "detail": error[:1000]},
-                                   {"last_outcome": "failed", "last_error": "job error",
-                                    "last_fetch_at": iso(now_utc())})
+                store.record_job_error(row.id, FetchRecord(
+                    started_at=iso(now_utc()), outcome=FAILED, error="job error",
+                    detail=error[:1000]))
         except SpaceWatchError as exc:
             log.error("could not record the failure of %s: %s", event.job_id, exc)
 
 
 class _Stopping(Exception):
-    """Raised inside a job (through the stages' progress hook) when the daemon stops."""
+    """Raised inside a job (through the stages' progress) when the daemon stops."""
 
 
-def fetch_line(item: FeedReport) -> str:
-    """The log line for one fetch: that feed's own figures, nothing from other stages."""
-    return (f"fetch feed={item.feed} outcome={item.outcome} http={item.http_status or '-'} "
-            f"new={item.new} updated={item.updated} duration_ms={item.duration_ms}"
-            + (f" error={item.error!r}" if item.error else ""))
+class _StopCheck:
+    """The stages' progress in the daemon: nothing is drawn, but a stage or a batch that
+    begins once a stop was asked for raises :class:`_Stopping` (what was committed stays)."""
 
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
 
-def stages_line(pages: dict[str, int], ner: dict[str, int], events: EventCounts) -> str | None:
-    """The log line for one stage run, or None when it found nothing to do."""
-    if not (pages["pages"] or ner["analyzed"] or ner["failed"] or events.rescored):
-        return None
-    parts = [f"analysed {_count(ner['analyzed'], 'article')} "
-             f"({_count(events.new, 'new event')})"]
-    if ner["failed"]:
-        parts.append(f"entities failed on {_count(ner['failed'], 'article')}")
-    if events.rescored != ner["analyzed"]:
-        parts.append(f"{_count(events.rescored, 'article')} scored")
-    if events.versions or events.withdrawn:
-        parts.append(f"{_count(events.versions, 'new version')}, "
-                     f"{events.withdrawn} withdrawn")
-    if pages["pages"]:
-        parts.append(f"full text: {_count(pages['pages'], 'page')}, "
-                     f"{pages['extracted']} extracted, {pages['failed']} failed")
-    return "; ".join(parts)
+    def _check(self) -> None:
+        if self.stop.is_set():
+            raise _Stopping
 
+    def stage(self, name: str, total: int | None) -> None:
+        self._check()
 
-def feed_changes(old: Config, new: Config) -> list[str]:
-    """What a reload changed, as short phrases: added, removed, changed (field by field)."""
-    before = {f.name: f for f in old.feeds}
-    after = {f.name: f for f in new.feeds}
-    was_on = {name for name, f in before.items() if f.enabled}
-    is_on = {name for name, f in after.items() if f.enabled}
-    changes = [f"{'enabled' if name in before else 'added'} feed {name}"
-               for name in after if name in is_on - was_on]
-    changes += [f"{'disabled' if name in after else 'removed'} feed {name}"
-                for name in before if name in was_on - is_on]
-    for name in after:
-        if name not in was_on & is_on:
-            continue
-        for field in fields(after[name]):
-            a, b = getattr(before[name], field.name), getattr(after[name], field.name)
-            if a == b or field.name in ("name", "enabled"):
-                continue
-            if field.name == "interval":
-                changes.append(f"changed interval of {name} ({_duration(a)} → {_duration(b)})")
-            elif field.name == "url":
-                changes.append(f"changed url of {name}")
-            else:
-                changes.append(f"changed {field.name} of {name} ({_shown(a)} → {_shown(b)})")
-    keys = [f.name for f in fields(new.settings)
-            if getattr(old.settings, f.name) != getattr(new.settings, f.name)]
-    if keys:
-        later = [k for k in keys if k in RESTART_SETTINGS]
-        changes.append("changed settings: " + ", ".join(keys) + (
-            f" ({', '.join(later)} at the next start)" if later else ""))
-    return changes
+    def advance(self, n: int = 1) -> None:
+        self._check()
+
+    def feed_done(self, report: FeedReport) -> None:
+        self._check()
 
 
 def _digest_trigger(settings: Settings) -> CronTrigger:
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     return CronTrigger(hour=hour, minute=minute, timezone=settings.digest_timezone)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _duration(seconds: float) -> str:
-    """3600 -> '1h', 5400 -> '1h30m', 45 -> '45s' (as feeds.yaml writes durations)."""
-    left, parts = int(round(seconds)), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size:
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return "".join(parts) or f"{seconds:g}s"
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, tuple):
-        return ", ".join(map(str, value)) or "none"
-    return "default" if value is None else str(value)
 
 
 def daemon_status(store: Store, db_path: Path) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from markupsafe import Markup, escape
 
 from .config import Settings, SmtpSettings
 from .errors import SpaceWatchError
+from .records import iso
 from .store import Store
 from .store.deliveries import Delivery, record_delivery
 from .store.reports import DigestData, check_not_future, digest_data
@@ -461,9 +462,9 @@ def deliver_digest(store: Store, settings: Settings, day: date, *,
         except SendError as exc:
             failure: SendError = exc
         else:
-            return record_delivery(store, day, "email", smtp.to, _iso(clock()), True, None,
+            return record_delivery(store, day, "email", smtp.to, iso(clock()), True, None,
                                    attempt)
-        record_delivery(store, day, "email", smtp.to, _iso(clock()), False, str(failure),
+        record_delivery(store, day, "email", smtp.to, iso(clock()), False, str(failure),
                         attempt)
         tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
         if not failure.temporary or attempt > len(delays):
@@ -472,10 +473,6 @@ def deliver_digest(store: Store, settings: Settings, day: date, *,
         if wait(delays[attempt - 1]):
             raise DigestError(f"e-mailing the digest of {day.isoformat()} failed after "
                               f"{tries} (retries stopped): {failure}")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:

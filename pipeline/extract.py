@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -27,7 +27,11 @@ import trafilatura
 
 from .config import Settings
 from .fetch import Fetcher, FetchResult
+from .records import NO_PROGRESS, Page, PageCounts, Progress, iso, now_utc, parse_iso
 from .sanitize import clean_text
+from .store import Store
+
+log = logging.getLogger(__name__)
 
 MIN_WORDS = 40
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -43,21 +47,6 @@ _JSON_LD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>
                       r"</script>", re.I | re.S)
 #: Page dates before this, or more than a day ahead, are not believed.
 _EARLIEST_PAGE_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class Page:
-    """What one article page came to."""
-
-    url: str
-    ok: bool
-    text: str = ""
-    title: str | None = None
-    author: str | None = None
-    published_at: str | None = None
-    error: str | None = None
-    http_status: int | None = None
-    final_url: str | None = None
 
 
 class HostGate:
@@ -119,14 +108,16 @@ def fetch_pages(fetcher: Fetcher, settings: Settings, jobs: list[tuple[str, str]
 
 def extract_page(url: str, result: FetchResult) -> Page:
     """Turn a fetched page into text and metadata, or a failure with a fixed reason."""
-    page = Page(url=url, ok=False, http_status=result.status, final_url=result.url)
+
+    def failed(error: str) -> Page:
+        return Page(url=url, ok=False, error=error, http_status=result.status,
+                    final_url=result.url)
+
     if not result.ok:
-        page.error = result.error or "fetch failed"
-        return page
+        return failed(result.error or "fetch failed")
     kind = result.content_type.split(";")[0].strip().lower()
     if kind and kind not in _HTML_TYPES:
-        page.error = "not html"
-        return page
+        return failed("not html")
     html = decode_html(result.body, result.content_type)
     try:
         # Its date is not used (see page_published): no extensive search over the page.
@@ -136,18 +127,45 @@ def extract_page(url: str, result: FetchResult) -> Page:
                                           date_extraction_params={"extensive_search": False,
                                                                   "original_date": True})
     except (ValueError, TypeError, AttributeError) as exc:  # trafilatura on odd markup
-        page.error = f"extraction error: {type(exc).__name__}"
-        return page
+        return failed(f"extraction error: {type(exc).__name__}")
     text = clean_text(getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if len(text.split()) < MIN_WORDS:
-        page.error = "empty extraction"
-        return page
-    page.ok = True
-    page.text = text
-    page.title = clean_text(getattr(doc, "title", None) or "").strip() or None
-    page.author = clean_text(getattr(doc, "author", None) or "").strip() or None
-    page.published_at = page_published(html)
-    return page
+        return failed("empty extraction")
+    return Page(url=url, ok=True, text=text, http_status=result.status, final_url=result.url,
+                title=clean_text(getattr(doc, "title", None) or "").strip() or None,
+                author=clean_text(getattr(doc, "author", None) or "").strip() or None,
+                published_at=page_published(html))
+
+
+def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = None, *,
+                  progress: Progress = NO_PROGRESS) -> PageCounts:
+    """Fetch and extract the pages of the stored articles that want them (each URL once,
+    however many feeds carried it), and apply each page to its articles (one transaction
+    per page)."""
+    todo = store.articles_needing_pages(settings.extract_max_attempts)
+    if not todo:
+        return PageCounts()
+    by_url: dict[str, list[int]] = {}
+    jobs = []
+    for row in todo:
+        if row["url"] not in by_url:
+            jobs.append((row["url"], urlsplit(row["feed_url"]).hostname or ""))
+        by_url.setdefault(row["url"], []).append(row["id"])
+    progress.stage("full text", len(jobs))
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(settings)
+    try:
+        pages = fetch_pages(fetcher, settings, jobs, on_done=lambda _page: progress.advance(1))
+    finally:
+        if own:
+            fetcher.close()
+    extracted = 0
+    for url, page in pages.items():
+        store.save_page(page, by_url[url], iso(now_utc()))
+        extracted += page.ok
+        if not page.ok:
+            log.info("full text for %s failed: %s", url, page.error)
+    return PageCounts(pages=len(jobs), extracted=extracted, failed=len(pages) - extracted)
 
 
 def page_published(html: str) -> str | None:
@@ -266,13 +284,13 @@ def _iso_date(value: str | None) -> str | None:
         return None
     value = value.strip()
     try:
-        when = datetime.fromisoformat(value)
+        when = parse_iso(value)
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    if not _EARLIEST_PAGE_DATE <= when <= datetime.now(UTC) + timedelta(days=1):
+    if not _EARLIEST_PAGE_DATE <= when <= now_utc() + timedelta(days=1):
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(when)

@@ -19,7 +19,7 @@ import weakref
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,12 +27,7 @@ import httpx
 
 from . import __version__
 from .config import Settings
-
-OK = "ok"
-NOT_MODIFIED = "not_modified"
-FAILED = "failed"
-#: Stopped by :meth:`Fetcher.cancel` (the daemon shutting down): says nothing about the feed.
-CANCELLED = "cancelled"
+from .records import CANCELLED, FAILED, NOT_MODIFIED, OK
 
 PERMANENT_STATUSES = frozenset({404, 410})
 #: Redirects that say the resource moved for good (RFC 9110); 302/303/307 are temporary.
@@ -330,8 +325,3 @@ def _shut_down(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
         pass  # already closed or never connected: nothing is waiting on it
-
-
-def now_utc() -> datetime:
-    """The current time, timezone-aware UTC (one place, so tests can read it)."""
-    return datetime.now(UTC)

@@ -15,21 +15,13 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .records import GAZETTEER_KINDS, PEOPLE, fold
+from .resources import default_models_dir
 
-KINDS = ("AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY", "PROGRAM", "SPACECRAFT",
-         "COUNTRY")
-PEOPLE = ("OFFICIAL", "CREW")
 #: An alias "<company or agency> <thing>" is matched as two mentions ("SpaceX Crew Dragon").
 SPLIT_KINDS = ("COMPANY", "AGENCY")
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _WS = re.compile(r"\s+")
-
-
-def fold(text: str) -> str:
-    """Whitespace-collapsed, case-folded, typographic quotes made plain: the matching key."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
-    return _WS.sub(" ", text).strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -123,16 +115,25 @@ def _case_sensitive(alias: str) -> bool:
     return " " not in alias.strip() and "-" not in alias and any(c.isupper() for c in alias)
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """``gazetteer.yaml:12:5: not valid YAML: mapping values are not allowed here``: one
+    line for a YAML error in a models file, where yaml's own message takes five."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    return f"{where}: not valid YAML: {problem}"
+
+
 def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
     """Load and validate ``models/gazetteer.yaml`` (or ``path``)."""
-    path = Path(path) if path else MODELS_DIR / "gazetteer.yaml"
+    path = Path(path) if path else default_models_dir() / "gazetteer.yaml"
     try:
         raw_bytes = path.read_bytes()
         data = yaml.safe_load(raw_bytes)
     except FileNotFoundError:
         raise ConfigError(f"{path}: gazetteer not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(yaml_problem(path, exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("entities"), list):
         raise ConfigError(f"{path}: expected a mapping with an 'entities:' list")
     entries: dict[str, Entry] = {}
@@ -223,8 +224,9 @@ def _entry(raw: Any, where: str) -> Entry:
         if bad:
             raise ConfigError(f"{where} ({eid}): unknown role key {bad[0]!r} "
                               f"(allowed: {', '.join(ROLE_KEYS)})")
-    if kind not in KINDS:
-        raise ConfigError(f"{where} ({eid}): kind {kind!r} is not one of {', '.join(KINDS)}")
+    if kind not in GAZETTEER_KINDS:
+        raise ConfigError(f"{where} ({eid}): kind {kind!r} is not one of "
+                          f"{', '.join(GAZETTEER_KINDS)}")
     aliases = tuple(str(a) for a in raw.get("aliases") or [])
     weak = tuple(str(a) for a in raw.get("weak_aliases") or [])
     if name not in aliases and name not in weak:

@@ -1,8 +1,23 @@
-"""One pass over the feeds: fetch -> normalize -> store, then the later stages.
+"""One pass over the feeds: fetch -> normalize -> store -> full text -> entities -> match
+-> store.
 
-The daemon and the one-shot commands (``fetch``, ``demo``) call :func:`run_pass`, so what the
-tests prove for ``fetch`` holds for the daemon. Network work runs on a bounded thread pool;
-every write happens on the calling thread, one transaction per feed.
+The command line (``fetch``, ``demo``, ``import``, ``reprocess``) and the daemon call the
+same functions, so what the tests prove for one holds for the other:
+
+- :func:`register_feeds` makes the ``feeds`` table reflect feeds.yaml (the one-shot commands
+  before each pass, the daemon at start-up and on reload);
+- :func:`fetch_feeds` fetches the due feeds and stores what they hold: network work on a
+  bounded thread pool, every write on the calling thread, one transaction per feed;
+- :func:`analyse_pending` brings every stored article's derived data up to date (full
+  text, then entities for every pending article, then matching against seeds weighed on the
+  whole stored corpus) and says what it did in a :class:`StageReport`;
+- :func:`run_pass` is the three in a row.
+
+An article's analysis is never half-stored: mentions and version stamps land in one
+transaction per batch, scores in one per batch (scoring itself is pure: see
+:mod:`pipeline.match`). A failure on one article is recorded on it and retried on the next
+pass; it never loses the article or stops the batch. Progress goes to a
+:class:`~pipeline.records.Progress`; figures come back as records, never as sentences.
 """
 
 from __future__ import annotations
@@ -13,31 +28,72 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Config, Feed, Settings
-from .fetch import CANCELLED, FAILED, NOT_MODIFIED, Fetcher, FetchResult, now_utc
-from .normalize import NotAFeed, ParsedFeed, iso, parse_feed
-from .store import FeedRow, Store
+from .entities import Analyzer, analysis_text, get_analyzer
+from .events import EventCounts
+from .extract import run_full_text
+from .fetch import Fetcher, FetchResult
+from .match import Matcher, build_matcher, matcher_version
+from .normalize import NotAFeed, ParsedFeed, parse_feed
+from .records import (
+    CANCELLED,
+    FAILED,
+    NO_PROGRESS,
+    NOT_MODIFIED,
+    SKIPPED,
+    FeedReport,
+    FeedRow,
+    FeedState,
+    FetchRecord,
+    Mention,
+    Move,
+    PageCounts,
+    Progress,
+    Validators,
+    iso,
+    now_utc,
+)
+from .seeds import PROBLEMS_META_KEY, load_seeds, problems_to_json
+from .store import Store
 
 log = logging.getLogger(__name__)
 GONE = "410 Gone: the publisher removed this feed"
+#: An article whose NER failed this often is left for a person to look at.
+NLP_MAX_ATTEMPTS = 3
+#: Articles written per transaction (mentions, or scores).
+BATCH = 64
+#: Texts per ``nlp.pipe`` call (its worker processes start once per call).
+STREAM_CHUNK = 2000
+NER_ERRORS = (ValueError, RuntimeError, MemoryError, IndexError, KeyError)
+
+#: Where :func:`analyse_pending` gets its matcher once every article has its mentions:
+#: a fresh :func:`~pipeline.match.build_matcher`, or the daemon's kept seed profiles.
+MatcherSource = Callable[[Store, Config], Matcher]
 
 
-@dataclass
-class FeedReport:
-    """How one feed's turn in a pass ended."""
+@dataclass(frozen=True)
+class EntityCounts:
+    """What an entities run did."""
 
-    feed: str
-    outcome: str
-    http_status: int | None = None
-    new: int = 0
-    updated: int = 0
-    entries: int = 0
-    duration_ms: int = 0
-    error: str | None = None
-    detail: str | None = None
-    notes: list[str] = field(default_factory=list)
+    analyzed: int = 0
+    failed: int = 0
+    mentions: int = 0
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What one :func:`analyse_pending` did, stage by stage. ``entities`` and ``matching``
+    are None when there was nothing to analyse or score (the stages did not run)."""
+
+    full_text: PageCounts = field(default_factory=PageCounts)
+    entities: EntityCounts | None = None
+    matching: EventCounts | None = None
+    #: The events in the log after the run, and the seeds they were scored against.
+    events: int = 0
+    seeds: int = 0
 
 
 @dataclass
@@ -45,7 +101,7 @@ class PassReport:
     """Everything one pass did; the CLI and the daemon print or log it."""
 
     feeds: list[FeedReport] = field(default_factory=list)
-    stages: dict[str, object] = field(default_factory=dict)
+    stages: StageReport = field(default_factory=StageReport)
 
     @property
     def new(self) -> int:
@@ -60,7 +116,28 @@ class PassReport:
         return sum(1 for f in self.feeds if f.outcome == FAILED)
 
 
-ProgressFn = Callable[[str, FeedReport | None], None]
+def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
+             force: bool = False, progress: Progress = NO_PROGRESS,
+             fetcher: Fetcher | None = None) -> PassReport:
+    """One whole pass: :func:`register_feeds`, :func:`fetch_feeds` (``only`` the named
+    feeds; ``force`` ignores backoff and the disabled flag), then :func:`analyse_pending`."""
+    register_feeds(store, config)
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(config.settings)
+    try:
+        report = fetch_feeds(store, config, only=only, force=force, progress=progress,
+                             fetcher=fetcher)
+        report.stages = analyse_pending(store, config, fetcher=fetcher, progress=progress)
+    finally:
+        if own:
+            fetcher.close()
+    return report
+
+
+def register_feeds(store: Store, config: Config) -> None:
+    """Make the ``feeds`` table reflect feeds.yaml (feeds no longer listed are disabled;
+    each feed's state is kept)."""
+    store.sync_feeds(config.feeds, config.settings.full_text, iso(now_utc()))
 
 
 def due_feeds(store: Store, feeds: Sequence[Feed], now: datetime, *, force: bool) -> tuple[
@@ -73,39 +150,29 @@ def due_feeds(store: Store, feeds: Sequence[Feed], now: datetime, *, force: bool
         if force:
             todo.append((feed, row))
         elif row.disabled:
-            skipped.append(FeedReport(feed.name, "skipped", error="disabled",
+            skipped.append(FeedReport(feed.name, SKIPPED, error="disabled",
                                       detail=f"{row.disabled_reason or 'disabled'}; "
                                       "use --force to try it"))
         elif row.next_fetch_at and row.error_count and row.next_fetch_at > iso(now):
-            skipped.append(FeedReport(feed.name, "skipped", error="backing off",
+            skipped.append(FeedReport(feed.name, SKIPPED, error="backing off",
                                       detail=f"next attempt after {row.next_fetch_at}"))
         else:
             todo.append((feed, row))
     return todo, skipped
 
 
-def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
-             force: bool = False, progress: ProgressFn | None = None,
-             fetcher: Fetcher | None = None, process: bool = True,
-             sync: bool = True) -> PassReport:
-    """Fetch the configured (enabled) feeds once and store what they hold.
-
-    ``only`` limits the pass to the named feeds; ``force`` ignores backoff and the disabled
-    flag. With ``process`` the later stages (full text, NER, matching) run on what changed.
-    ``sync`` first writes the configured feeds to the ``feeds`` table (the daemon does that
-    once at start-up and on reload instead of on every job).
-    """
+def fetch_feeds(store: Store, config: Config, *, only: Sequence[str] | None = None,
+                force: bool = False, progress: Progress = NO_PROGRESS,
+                fetcher: Fetcher | None = None) -> PassReport:
+    """Fetch the registered, enabled feeds that are due (``only``: the named feeds;
+    ``force``: ignore backoff and the disabled flag) and store what they hold. The
+    report's ``stages`` is empty: :func:`analyse_pending` runs the stages."""
     settings = config.settings
-    now = now_utc()
-    if sync:
-        store.sync_feeds(config.feeds, settings.full_text, iso(now))
     feeds = [config.feed(n) for n in only] if only else [f for f in config.feeds if f.enabled]
-    todo, skipped = due_feeds(store, feeds, now, force=force)
+    todo, skipped = due_feeds(store, feeds, now_utc(), force=force)
     report = PassReport(feeds=list(skipped))
-    if progress:
-        progress("start", None)
-        for item in skipped:
-            progress("feed", item)
+    for item in skipped:
+        progress.feed_done(item)
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings)
     try:
@@ -124,12 +191,7 @@ def run_pass(store: Store, config: Config, *, only: Sequence[str] | None = None,
                 else:
                     item = store_outcome(store, settings, feed, row, result, parsed, started)
                 report.feeds.append(item)
-                if progress:
-                    progress("feed", item)
-        if process:
-            from .stages import process_pending
-
-            report.stages = process_pending(store, config, fetcher=fetcher, progress=progress)
+                progress.feed_done(item)
     finally:
         if own:
             fetcher.close()
@@ -180,39 +242,35 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
     now = now_utc()
     failed = result.outcome == FAILED
     error_count = row.error_count + 1 if failed else 0
-    update: dict[str, object] = {
-        "last_status": result.status, "last_outcome": result.outcome,
-        "last_error": result.error, "last_fetch_at": iso(now), "error_count": error_count,
-        "next_fetch_at": iso(next_attempt(settings, error_count, result, now, feed.interval)),
-    }
     notes = list(parsed.notes) if parsed else []
+    disabled_reason = validators = move = None
     if failed:
         if result.status == 410:  # retrying will not bring it back
-            update["disabled"] = 1
-            update["disabled_reason"] = GONE
+            disabled_reason = GONE
         elif error_count >= settings.disable_after:
-            update["disabled"] = 1
-            update["disabled_reason"] = f"{error_count} failures in a row (last: {result.error})"
+            disabled_reason = f"{error_count} failures in a row (last: {result.error})"
     else:
-        update.update(last_success_at=iso(now), disabled=0, disabled_reason=None)
         if result.outcome != NOT_MODIFIED:
             # ETag / Last-Modified move only with the articles they cover (same transaction).
-            update.update(etag=result.etag, last_modified=result.last_modified)
+            validators = Validators(etag=result.etag, last_modified=result.last_modified)
         if result.moved_to and result.moved_to != row.moved_to:
-            moved = None if result.moved_to == feed.url else result.moved_to
-            update.update(moved_to=moved, moved_at=iso(now) if moved else None)
-            if moved:
-                notes.append(f"moved permanently to {moved}: update feeds.yaml")
+            move = Move(to=None if result.moved_to == feed.url else result.moved_to)
+            if move.to:
+                notes.append(f"moved permanently to {move.to}: update feeds.yaml")
+    state = FeedState(
+        outcome=result.outcome, status=result.status, error=result.error, fetched_at=iso(now),
+        error_count=error_count,
+        next_fetch_at=iso(next_attempt(settings, error_count, result, now, feed.interval)),
+        disabled_reason=disabled_reason, validators=validators, move=move)
     if parsed and parsed.bozo:
         notes.append(f"malformed feed kept: {parsed.bozo}")
     detail = result.detail or ("; ".join(notes) if notes else None)
-    fetch_row = {
-        "started_at": iso(started), "duration_ms": result.duration_ms,
-        "http_status": result.status, "bytes": result.bytes_read,
-        "entries": len(parsed.articles) if parsed else None, "outcome": result.outcome,
-        "error": result.error, "detail": detail[:1000] if detail else None,
-    }
-    saved = store.record_fetch(row.id, fetch_row, update, parsed.articles if parsed else (),
+    fetch = FetchRecord(
+        started_at=iso(started), outcome=result.outcome, duration_ms=result.duration_ms,
+        http_status=result.status, bytes=result.bytes_read,
+        entries=len(parsed.articles) if parsed else None, error=result.error,
+        detail=detail[:1000] if detail else None)
+    saved = store.record_fetch(row.id, fetch, state, parsed.articles if parsed else (),
                                fetched_at=iso(now), full_text=feed.wants_full_text(settings))
     item = FeedReport(feed=feed.name, outcome=result.outcome, http_status=result.status,
                       new=len(saved.new_ids), updated=len(saved.updated_ids),
@@ -222,3 +280,116 @@ def store_outcome(store: Store, settings: Settings, feed: Feed, row: FeedRow,
     for note in notes:
         log.info("feed %s: %s", feed.name, note)
     return item
+
+
+# -- the stages after the fetch --------------------------------------------------------------
+
+
+def analyse_pending(store: Store, config: Config, *, fetcher: Fetcher | None = None,
+                    matcher: MatcherSource | None = None,
+                    progress: Progress = NO_PROGRESS) -> StageReport:
+    """Bring every stored article's derived data up to date; returns what each stage did.
+
+    Full text first (pages that are wanted), then two phases: entities for every pending
+    article (mentions stored, one transaction per batch), then the seeds are weighed
+    against the whole stored corpus — this batch included — and the stale articles scored.
+    So an import's first articles are scored with the same corpus statistics as its last:
+    the same stored articles give the same scores whatever order they arrived in.
+    ``matcher`` lets a long-running caller (the daemon) reuse seed profiles it built (their
+    corpus statistics are then those of build time); without it, a matcher is built only
+    when something is new or stale.
+    """
+    pages = run_full_text(store, config.settings, fetcher, progress=progress)
+    analyzer = get_analyzer(config.settings)
+    if matcher is None:
+        seed_set = load_seeds(config.seeds_folder, analyzer.gazetteer.entries)
+        store.set_meta(PROBLEMS_META_KEY, problems_to_json(seed_set.problems), iso(now_utc()))
+        version = matcher_version(seed_set.seeds, config.settings)
+        if not store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS, limit=1) and \
+                not store.articles_needing_match(version, limit=1):
+            return StageReport(full_text=pages)  # nothing new or stale: no profiles to build
+    entities = run_entities(store, analyzer, progress=progress)
+    chosen = (matcher or build_matcher)(store, config)
+    events = run_matching(store, chosen, progress=progress)
+    return StageReport(full_text=pages, entities=entities, matching=events,
+                       events=store.match_count(), seeds=len(chosen.profiles))
+
+
+def run_entities(store: Store, analyzer: Analyzer, *,
+                 progress: Progress = NO_PROGRESS) -> EntityCounts:
+    """NER on every article whose NLP version is missing or stale (the first of the two
+    phases of :func:`analyse_pending`; matching follows once every article has its mentions).
+
+    Texts stream through one ``nlp.pipe`` call per chunk (so ``nlp_processes`` > 1 starts
+    its workers once, not per batch); results are written every ``BATCH`` articles, one
+    transaction per batch.
+    """
+    todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
+    progress.stage("entities", len(todo))
+    counts = _NerTally()
+    for start in range(0, len(todo), STREAM_CHUNK):
+        chunk = todo[start:start + STREAM_CHUNK]
+        texts = [analysis_text(r["title"], r["text"]) for r in chunk]
+        try:
+            stream = zip(chunk, texts, analyzer.analyze(texts), strict=True)
+            pending: list[tuple[dict[str, Any], list[Mention]]] = []
+            for row, _text, mentions in stream:
+                pending.append((row, mentions))
+                if len(pending) == BATCH:
+                    counts.save(store, analyzer, pending, progress)
+                    pending = []
+            counts.save(store, analyzer, pending, progress)
+        except NER_ERRORS as exc:
+            log.warning("NER stream failed (%s); going on article by article", exc)
+            rest = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
+            rest_ids = {r["id"] for r in rest}
+            for row, text in zip(chunk, texts, strict=True):
+                if row["id"] not in rest_ids:
+                    continue  # saved before the failure
+                try:
+                    counts.save(store, analyzer, [(row, analyzer.analyze_one(text))], progress)
+                except NER_ERRORS as one:
+                    log.warning("NER failed on article %s: %s", row["id"], one)
+                    store.record_nlp_failure(row["id"], f"{type(one).__name__}: {one}")
+                    counts.failed += 1
+                    progress.advance(1)
+    return EntityCounts(analyzed=counts.analyzed, failed=counts.failed,
+                        mentions=counts.mentions)
+
+
+@dataclass
+class _NerTally:
+    analyzed: int = 0
+    failed: int = 0
+    mentions: int = 0
+
+    def save(self, store: Store, analyzer: Analyzer,
+             items: list[tuple[dict[str, Any], list[Mention]]], progress: Progress) -> None:
+        """Write one batch: mentions and version stamps in one transaction."""
+        if not items:
+            return
+        store.save_mentions([(row["id"], mentions) for row, mentions in items],
+                            analyzer.version, iso(now_utc()))
+        self.analyzed += len(items)
+        self.mentions += sum(len(m) for _r, m in items)
+        progress.advance(len(items))
+
+
+def run_matching(store: Store, matcher: Matcher, *,
+                 progress: Progress = NO_PROGRESS) -> EventCounts:
+    """Score the analysed articles that are new or stale for matching (new mentions, other
+    seeds, another scorer or threshold) from their stored mentions (no NER), and apply the
+    scores to the event log by its versioning rule (``pipeline.events``), one transaction
+    per batch."""
+    todo = store.articles_needing_match(matcher.version)
+    progress.stage("matching", len(todo))
+    counts = EventCounts()
+    for start in range(0, len(todo), BATCH):
+        ids = todo[start:start + BATCH]
+        mentions = store.mentions_for(ids)
+        batch = [matcher.scores(row["id"], analysis_text(row["title"], row["text"]),
+                                mentions[row["id"]], row["nlp_version"])
+                 for row in store.articles_by_id(ids)]
+        counts.merge(store.record_scores(batch, matcher.scoring, iso(now_utc())))
+        progress.advance(len(ids))
+    return counts

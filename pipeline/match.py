@@ -18,6 +18,8 @@ inputs give the same score and the same explanation.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import re
 from collections import Counter
@@ -28,16 +30,33 @@ from typing import Any
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP
 from spacy.lang.ru.stop_words import STOP_WORDS as RU_STOP
 
-from .entities import Mention
-from .seeds import Seed
+from .config import Config, Settings
+from .entities import analysis_text, get_analyzer
+from .events import ArticleScores, Scoring, SeedScore
+from .records import (
+    Explanation,
+    Mention,
+    Parts,
+    PhraseHit,
+    SharedEntity,
+    TermWeight,
+    Weights,
+    iso,
+    now_utc,
+)
+from .seeds import PROBLEMS_META_KEY, Seed, SeedSet, load_seeds, problems_to_json
+from .store import Store
 
 SCORER_VERSION = "2"  # 2: a phrase found in two spellings counts once (issue 11.15)
-WEIGHTS = {"entities": 0.5, "lexical": 0.3, "phrases": 0.2}
-#: How much one entity of each kind says about a story.
+WEIGHTS = Weights(entities=0.5, lexical=0.3, phrases=0.2)
+#: How much one entity of each kind says about a story (one weight per kind of
+#: :data:`pipeline.records.ENTITY_KINDS`).
 KIND_WEIGHT = {"OFFICIAL": 3.0, "CREW": 2.5, "PROGRAM": 2.5, "SPACECRAFT": 1.5,
                "AGENCY": 1.5, "COMPANY": 1.2, "GOVERNMENT": 1.0, "PERSON": 1.5,
                "ORGANIZATION": 0.8, "COUNTRY": 0.3, "PLACE": 0.3}
 TOP_ENTITIES = 20
+#: How many stored articles the term weights are counted on.
+BACKGROUND_SAMPLE = 5000
 TOP_TERMS = 150
 TOP_AUTO_PHRASES = 8
 #: Saturation points: an article covering this share of the seed reaches 1.0 on that part.
@@ -115,13 +134,13 @@ class Profile:
                 "phrases": sorted(self.phrases)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class MatchResult:
     """One (article, seed) score with its explanation."""
 
     seed_id: str
     score: float
-    explanation: dict[str, Any]
+    explanation: Explanation
 
 
 def build_profile(seed: Seed, mentions: Sequence[Mention], background: Background) -> Profile:
@@ -145,7 +164,7 @@ def build_profile(seed: Seed, mentions: Sequence[Mention], background: Backgroun
     norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
     terms = {t: w / norm for t, w in vector.items()}
     phrases = _merge_phrases(_auto_phrases(body, background), seed.phrase_boosts.items())
-    version = f"{seed.digest}-s{SCORER_VERSION}"  # as in stages.matcher_version
+    version = f"{seed.digest}-s{SCORER_VERSION}"  # as in matcher_version
     return Profile(seed_id=seed.id, title=seed.title, version=version, entities=top,
                    terms=terms, phrases=phrases)
 
@@ -204,8 +223,8 @@ def score(profile: Profile, text: str, mentions: Sequence[Mention],
         if tf:
             presence = min(1.0, 0.6 + 0.2 * tf)
             covered += weight * presence
-            shared.append({"id": eid, "name": name, "kind": kind, "weight": round(weight, 3),
-                           "mentions": tf})
+            shared.append(SharedEntity(id=eid, name=name, kind=kind, weight=round(weight, 3),
+                                       mentions=tf))
     entity_part = min(1.0, covered / total / ENTITY_SATURATION)
     # Lexical: tf-idf cosine against the seed's top terms.
     terms = article_terms if article_terms is not None else Counter(tokens(text))
@@ -220,24 +239,24 @@ def score(profile: Profile, text: str, mentions: Sequence[Mention],
     for phrase, weight in sorted(profile.phrases.items()):
         count = len(_phrase_pattern(phrase).findall(text))
         if count:
-            hits.append({"phrase": phrase, "weight": weight, "count": count})
-    phrase_part = min(1.0, sum(h["weight"] for h in hits) / PHRASE_SATURATION)
-    value = (WEIGHTS["entities"] * entity_part + WEIGHTS["lexical"] * lexical_part
-             + WEIGHTS["phrases"] * phrase_part)
+            hits.append(PhraseHit(phrase=phrase, weight=weight, count=count))
+    phrase_part = min(1.0, sum(h.weight for h in hits) / PHRASE_SATURATION)
+    value = (WEIGHTS.entities * entity_part + WEIGHTS.lexical * lexical_part
+             + WEIGHTS.phrases * phrase_part)
     value = round(min(1.0, max(0.0, value)), 4)
-    shared.sort(key=lambda e: (-e["weight"], e["id"]))
+    shared.sort(key=lambda e: (-e.weight, e.id))
     top_terms = sorted(contributions.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    explanation = {
-        "score": value,
-        "components": {"entities": round(entity_part, 4), "lexical": round(lexical_part, 4),
-                       "phrases": round(phrase_part, 4), "cosine": round(cosine, 4)},
-        "weights": WEIGHTS,
-        "entities": shared,
-        "terms": [{"term": t, "weight": round(w, 4)} for t, w in top_terms],
-        "phrases": hits,
-        "evidence": evidence(profile, mentions, text),
-        "profile_version": profile.version,
-    }
+    explanation = Explanation(
+        score=value,
+        components=Parts(entities=round(entity_part, 4), lexical=round(lexical_part, 4),
+                         phrases=round(phrase_part, 4), cosine=round(cosine, 4)),
+        weights=WEIGHTS,
+        entities=tuple(shared),
+        terms=tuple(TermWeight(term=t, weight=round(w, 4)) for t, w in top_terms),
+        phrases=tuple(hits),
+        evidence=tuple(evidence(profile, mentions, text)),
+        profile_version=profile.version,
+    )
     return MatchResult(seed_id=profile.seed_id, score=value, explanation=explanation)
 
 
@@ -273,3 +292,92 @@ def tfidf_cosine(seed_text: str, text: str, background: Background) -> float:
     na = math.sqrt(sum(w * w for w in a.values())) or 1.0
     nb = math.sqrt(sum(w * w for w in b.values())) or 1.0
     return dot / (na * nb)
+
+
+# -- the matcher: seed profiles weighed on the stored corpus -------------------------------
+
+
+@dataclass
+class Matcher:
+    """Seed profiles plus the background they were weighted on."""
+
+    profiles: list[Profile]
+    background: Background
+    threshold: float
+    version: str
+    seed_set: SeedSet | None = None  # the seeds profiled, and the files skipped
+
+    @property
+    def scoring(self) -> Scoring:
+        """What every event this matcher writes records about how it was scored."""
+        return Scoring(threshold=self.threshold, scorer_version=SCORER_VERSION,
+                       corpus_version=self.background.n_docs, match_version=self.version)
+
+    def results(self, text: str, mentions: Sequence[Mention]) -> list[MatchResult]:
+        """The text's score against every seed, in seed order."""
+        terms = Counter(tokens(text))
+        return [score(profile, text, mentions, self.background, terms)
+                for profile in self.profiles]
+
+    def scores(self, article_id: int, text: str, mentions: Sequence[Mention],
+               nlp_version: str) -> ArticleScores:
+        """One article's scores against every seed, ready for :meth:`Store.record_scores`
+        (which decides, by the event log's rule, what they change)."""
+        versions = {p.seed_id: p.version for p in self.profiles}
+        return ArticleScores(
+            article_id=article_id, pipeline_version=f"{nlp_version}|{self.version}",
+            scores=tuple(SeedScore(seed_id=r.seed_id, score=r.score,
+                                   explanation=r.explanation.to_json(),
+                                   seed_version=versions[r.seed_id])
+                         for r in self.results(text, mentions)))
+
+
+def matcher_version(seeds: Sequence[Seed], settings: Settings) -> str:
+    """What the stored events depend on: the seeds, the scorer and the threshold (not the
+    background corpus, whose weights drift slowly; ``reprocess --all`` re-weighs)."""
+    key = "|".join(sorted(f"{s.digest}-s{SCORER_VERSION}" for s in seeds))
+    key += f"|t{settings.match_threshold}"
+    return f"m{SCORER_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def build_matcher(store: Store | None, config: Config, *, record: bool = True,
+                  previous: SeedSet | None = None) -> Matcher:
+    """Load the seeds, weigh them against the stored corpus (or, without a store, against
+    the seeds alone) and, with ``record`` (matching runs only; listing is read-only), make
+    the ``seeds`` table reflect them: removed seeds are retired, returning ones un-retired."""
+    settings = config.settings
+    analyzer = get_analyzer(settings)
+    # An invalid seed file is skipped (and reported); with ``previous`` (the daemon), its
+    # last good version stays in use.
+    seed_set = load_seeds(config.seeds_folder, analyzer.gazetteer.entries).keeping(previous)
+    seeds = seed_set.seeds
+    seed_texts = [analysis_text(seed.title, seed.text) for seed in seeds]
+    if store is not None:
+        n, texts, entity_df = store.background_sample(BACKGROUND_SAMPLE)
+        background = Background.from_texts(texts)
+        background.n_docs, background.term_docs, background.entity_df = (n, len(texts),
+                                                                         entity_df)
+    else:
+        background = Background.from_texts(seed_texts)
+    profiles = [build_profile(seed, mentions, background)
+                for seed, mentions in zip(seeds, analyzer.analyze(seed_texts), strict=True)]
+    version = matcher_version(seeds, settings)
+    now = iso(now_utc())
+    if store is not None and record:
+        store.sync_seeds([{"id": seed.id, "title": seed.title, "path": seed.path,
+                           "date": seed.date, "url": seed.url,
+                           "profile_version": profile.version,
+                           "profile": json.dumps(profile.summary(), ensure_ascii=False),
+                           "updated_at": now}
+                          for seed, profile in zip(seeds, profiles, strict=True)], now,
+                         skipped=[problem.path for problem in seed_set.problems])
+        store.set_meta(PROBLEMS_META_KEY, problems_to_json(seed_set.problems), now)  # status
+    return Matcher(profiles=profiles, background=background,
+                   threshold=settings.match_threshold, version=version, seed_set=seed_set)
+
+
+def score_text(matcher: Matcher, text: str, mentions: list[Mention]) -> list[dict[str, Any]]:
+    """Seed scores for an unstored text (``spacewatch analyze``'s JSON), best first."""
+    results = sorted(matcher.results(text, mentions), key=lambda r: (-r.score, r.seed_id))
+    return [{"seed": r.seed_id, "score": r.score, "match": r.score >= matcher.threshold}
+            for r in results]

@@ -20,6 +20,7 @@ from typing import Any
 import feedparser
 
 from .config import Settings
+from .records import Article, iso, parse_iso
 from .sanitize import canonical_url, clean_text
 
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.I | re.S)
@@ -47,24 +48,6 @@ class NotAFeed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail or reason
-
-
-@dataclass
-class Article:
-    """One normalized feed entry."""
-
-    guid: str
-    url: str | None
-    title: str
-    summary: str
-    published_at: str
-    published_estimated: bool
-    author: str | None = None
-    language: str | None = None
-    content_hash: str = ""
-    #: Why ``published_at`` is the fetch time although the source gave a date (unparseable,
-    #: in the future); None when the date was used or there was none.
-    date_note: str | None = None
 
 
 @dataclass
@@ -151,11 +134,6 @@ def content_hash(title: str, text: str) -> str:
     """A hash of the normalized title and text: the same story syndicated twice hashes equal."""
     key = _WS.sub(" ", f"{title}\n{text}".lower()).strip()
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
-def iso(dt: datetime) -> str:
-    """UTC ISO-8601 with seconds precision, e.g. ``2025-07-14T09:30:00Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime,
@@ -346,11 +324,10 @@ def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> 
     raw = record.get("published")
     if raw not in (None, ""):
         try:
-            when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+            when = parse_iso(str(raw))
         except ValueError:
             note = f"unparseable published {_quoted(raw)}; using the import time"
         else:
-            when = when if when.tzinfo else when.replace(tzinfo=UTC)
             if when <= now + FUTURE_TOLERANCE:
                 published, estimated = iso(when), False
             else:

@@ -116,6 +116,33 @@ WHERE articles_fts MATCH :q
 ORDER BY articles_fts.rowid DESC
 LIMIT 20
 """.strip(), {"q": "deorbit"}),
+    # An id or a name: NOCASE folds A-Z only, so a Cyrillic name must be typed as stored.
+    Example("articles_naming_entity", "Articles naming an entity, newest first (Bakanov)", """
+SELECT a.published_at, a.title, coalesce(f.name, a.source) AS feed, en.name AS entity,
+       count(*) AS mentions,
+       (SELECT group_concat(seed, ', ') FROM (SELECT l.seed FROM event_log l
+        WHERE l.article_id = a.id ORDER BY l.seed)) AS seeds,
+       a.url
+FROM entities en
+JOIN mentions m ON m.entity_id = en.id
+JOIN articles a ON a.id = m.article_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+WHERE en.id = :entity OR en.name = :entity COLLATE NOCASE
+GROUP BY en.id, a.id
+ORDER BY a.published_at DESC, a.id DESC
+""".strip(), {"entity": "dmitry-bakanov"}),
+    Example("feed_health", "Feed health: last fetch, outcome, failures in a row, articles", """
+SELECT f.name AS feed, f.last_fetch_at, coalesce(f.last_outcome, 'never') AS outcome,
+       f.last_error, f.error_count AS failures_in_a_row,
+       (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id) AS articles,
+       f.last_new_at,
+       CASE WHEN f.disabled THEN 'disabled: ' || coalesce(f.disabled_reason,
+                                                          'no reason recorded')
+            WHEN f.enabled THEN 'on' ELSE 'off' END AS state,
+       f.moved_to
+FROM feeds f
+ORDER BY f.disabled DESC, f.error_count DESC, f.name
+""".strip(), {}),
 ]
 
 

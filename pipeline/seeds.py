@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,7 @@ import frontmatter
 import yaml
 
 from .errors import SeedError
-
-_SLUG = re.compile(r"[^a-z0-9]+")
+from .records import slug
 
 
 @dataclass(frozen=True)
@@ -179,7 +177,7 @@ def load_seed(path: Path, entity_ids: Collection[str] | None = None) -> Seed:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     title = str(meta.get("title") or next((ln for ln in lines if len(ln.split()) >= 4),
                                           lines[0]))
-    seed_id = str(meta.get("id") or _SLUG.sub("-", path.stem.lower()).strip("-"))
+    seed_id = str(meta.get("id") or slug(path.stem))
     boosts = meta.get("boosts") or {}
     if not isinstance(boosts, dict):
         raise SeedError(str(path), "boosts must be a mapping with entities and phrases")

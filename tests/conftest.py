@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.config import Config, Feed, Settings
+from pipeline.ingest import PassReport, fetch_feeds, register_feeds
 from pipeline.store import Store
 
 from .httpserver import LocalServer
@@ -39,9 +41,30 @@ def make_config(feeds: dict[str, str], **settings: object) -> Config:
     )
 
 
+def fetch_only(store: Store, config: Config, **options: Any) -> PassReport:
+    """A pass without the analysis stages: register the feeds, fetch them once."""
+    register_feeds(store, config)
+    return fetch_feeds(store, config, **options)
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, skipping the test when it is absent (a user's machine)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared is only on the developers' machines)")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo database (``spacewatch demo``), built once per test session: the README's
+    examples and the Datasette pages are checked against it. Tests only read it."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    tmp = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli, ["--config", str(tmp / "none.yaml"), "demo",
+                                      "--out", str(tmp / "demo")])
+    assert result.exit_code == 0, result.output
+    return tmp / "demo" / "demo.db"

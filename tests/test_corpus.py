@@ -7,10 +7,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from pipeline.ingest import run_pass
 from pipeline.store import Store
 
-from .conftest import make_config, shared_path
+from .conftest import fetch_only, make_config, shared_path
 from .httpserver import LocalServer, Reply
 
 
@@ -26,7 +25,7 @@ def test_wellformed_corpus_ingests_without_unhandled_error(folder: str, tmp_path
             body = path.read_bytes()
             feeds[f"c{i}"] = server.route(f"/{i}.xml", Reply(body, content_type="application/xml"))
             expected += 1
-        report = run_pass(store, make_config(feeds, concurrency=8), process=False)
+        report = fetch_only(store, make_config(feeds, concurrency=8))
         assert len(report.feeds) == expected
         outcomes = {f.outcome for f in report.feeds}
         assert outcomes <= {"ok", "failed"}

@@ -150,7 +150,7 @@ def run_in_thread(daemon: Daemon) -> threading.Thread:
 @pytest.mark.fault
 def test_a_job_that_raises_is_recorded_and_does_not_stop_the_others(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = daemon_mod.run_pass
+    real = daemon_mod.fetch_feeds
     calls = {"bad": 0}
 
     def flaky(store, config, **kw):
@@ -159,7 +159,7 @@ def test_a_job_that_raises_is_recorded_and_does_not_stop_the_others(
             raise RuntimeError("boom")
         return real(store, config, **kw)
 
-    monkeypatch.setattr(daemon_mod, "run_pass", flaky)
+    monkeypatch.setattr(daemon_mod, "fetch_feeds", flaky)
     with LocalServer() as server:
         write_config(tmp_path / "feeds.yaml", {
             "good": server.route("/g.xml", Reply(rss(items(2)))),

@@ -22,7 +22,8 @@ import pytest
 import pipeline.daemon as daemon_mod
 from pipeline.config import Settings
 from pipeline.daemon import Daemon, DaemonOptions, DbLock
-from pipeline.fetch import CANCELLED, Fetcher
+from pipeline.fetch import Fetcher
+from pipeline.records import CANCELLED
 from pipeline.store import Store
 
 from .httpserver import LocalServer, Reply, items, rss
@@ -197,9 +198,9 @@ def test_a_job_that_outlives_the_stop_is_abandoned_and_logs_nothing_after_daemon
         tmp_path: Path, daemon_log: LogLines, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(daemon_mod, "STOP_GRACE_SECONDS", 0.5)
     entered, release, finished = threading.Event(), threading.Event(), threading.Event()
-    real = daemon_mod.run_pass
+    real = daemon_mod.fetch_feeds
 
-    def stuck(store, config, **kw):  # noqa: ANN001, ANN003, ANN202 - stands in for run_pass
+    def stuck(store, config, **kw):  # noqa: ANN001, ANN003, ANN202 - stands in for fetch_feeds
         entered.set()
         release.wait(120)  # deaf to the stop, like a connection still being made
         try:
@@ -207,7 +208,7 @@ def test_a_job_that_outlives_the_stop_is_abandoned_and_logs_nothing_after_daemon
         finally:
             finished.set()
 
-    monkeypatch.setattr(daemon_mod, "run_pass", stuck)
+    monkeypatch.setattr(daemon_mod, "fetch_feeds", stuck)
     (tmp_path / "seeds").mkdir()
     db = tmp_path / "d.db"
     with LocalServer() as server:

@@ -32,9 +32,8 @@ from pipeline.digest import (
     send_digest,
     write_digest,
 )
-from pipeline.entities import Mention
 from pipeline.events import ArticleScores, Scoring, SeedScore
-from pipeline.normalize import Article
+from pipeline.records import Article, Mention
 from pipeline.store import Store
 
 DAY = date(2025, 7, 16)

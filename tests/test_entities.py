@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.config import Settings
-from pipeline.entities import Analyzer, load_nlp
-from pipeline.gazetteer import MODELS_DIR, load_gazetteer
-from pipeline.stages import get_analyzer, run_entities
+from pipeline.entities import Analyzer, get_analyzer, load_nlp
+from pipeline.gazetteer import load_gazetteer
+from pipeline.ingest import run_entities
+from pipeline.resources import default_models_dir
 from pipeline.store import Store
 
 from .conftest import shared_path
@@ -136,7 +137,7 @@ def test_gazetteer_is_valid_and_covers_the_required_actors() -> None:
 
 def test_stage_stores_mentions_and_version_and_reprocesses_after_gazetteer_edit(
         tmp_path: Path, analyzer: Analyzer) -> None:
-    from pipeline.normalize import Article
+    from pipeline.records import Article
 
     with Store(tmp_path / "t.db") as store:
         store.save_articles([Article(guid="a1", url=None, title="Bakanov visits NASA",
@@ -144,16 +145,16 @@ def test_stage_stores_mentions_and_version_and_reprocesses_after_gazetteer_edit(
                                      published_at="2025-07-15T10:00:00Z",
                                      published_estimated=False, content_hash="h1")],
                             "2025-07-15T10:00:00Z")
-        stats = run_entities(store, Settings())
-        assert stats["analyzed"] == 1
+        stats = run_entities(store, get_analyzer(Settings()))
+        assert stats.analyzed == 1
         rows = store.rows("SELECT entity_id, role, sentence FROM mentions ORDER BY start")
         assert {r["entity_id"] for r in rows} >= {"dmitry-bakanov", "roscosmos", "nasa"}
         assert any(r["role"] == "head of Roscosmos" for r in rows)
         assert store.scalar("SELECT nlp_version FROM articles") == analyzer.version
-        assert run_entities(store, Settings())["analyzed"] == 0  # nothing stale
+        assert run_entities(store, get_analyzer(Settings())).analyzed == 0  # nothing stale
         # Editing the gazetteer changes the version: the article becomes stale again.
         models = tmp_path / "models"
-        shutil.copytree(MODELS_DIR, models)
+        shutil.copytree(default_models_dir(), models)
         with open(models / "gazetteer.yaml", "a") as fh:
             fh.write("\n  - {id: test-agency, name: Test Agency, kind: AGENCY}\n")
         edited = Analyzer(gazetteer=load_gazetteer(models / "gazetteer.yaml"))
@@ -162,7 +163,7 @@ def test_stage_stores_mentions_and_version_and_reprocesses_after_gazetteer_edit(
         # Re-running replaces mentions, never duplicates them.
         before = store.scalar("SELECT count(*) FROM mentions")
         store.reset_nlp()
-        run_entities(store, Settings())
+        run_entities(store, get_analyzer(Settings()))
         assert store.scalar("SELECT count(*) FROM mentions") == before
 
 
@@ -253,7 +254,7 @@ def model_entities(analyzer: Analyzer, text: str) -> dict[str, str]:
 ])
 def test_title_case_headline_words_are_not_entities(analyzer: Analyzer, headline: str,
                                                     body: str, noise: str) -> None:
-    from pipeline.stages import analysis_text
+    from pipeline.entities import analysis_text
 
     found_ = model_entities(analyzer, analysis_text(headline, body))
     assert not [s for s in found_ if noise in s], found_
@@ -261,7 +262,7 @@ def test_title_case_headline_words_are_not_entities(analyzer: Analyzer, headline
 
 
 def test_headline_entity_confirmed_by_the_body_is_kept_and_trimmed(analyzer: Analyzer) -> None:
-    from pipeline.stages import analysis_text
+    from pipeline.entities import analysis_text
 
     text = analysis_text("Terran Orbital Promotes Marc Bell to Chairman",
                          "Terran Orbital said on Monday that co-founder Marc Bell would chair "
@@ -277,7 +278,7 @@ def test_headline_entity_confirmed_by_the_body_is_kept_and_trimmed(analyzer: Ana
 
 
 def test_sentence_case_headline_keeps_its_entities(analyzer: Analyzer) -> None:
-    from pipeline.stages import analysis_text
+    from pipeline.entities import analysis_text
 
     text = analysis_text("Marc Bell named chairman of Terran Orbital",
                          "The satellite maker announced the change on Monday.")

@@ -24,6 +24,7 @@ from bench.corpus import corpus
 from pipeline.cli import cli
 from pipeline.config import Config, Feed, Settings
 from pipeline.digest import build_digest
+from pipeline.entities import analysis_text
 from pipeline.events import (
     MATCH,
     NEW,
@@ -36,9 +37,10 @@ from pipeline.events import (
     Current,
     decide,
 )
-from pipeline.extract import Page
-from pipeline.normalize import Article, content_hash
-from pipeline.stages import analysis_text, build_matcher, process_pending
+from pipeline.ingest import analyse_pending
+from pipeline.match import build_matcher
+from pipeline.normalize import content_hash
+from pipeline.records import Article, FetchRecord, Page
 from pipeline.store import Store
 from pipeline.store.schema import migrations
 
@@ -185,7 +187,7 @@ def test_seed_edit_and_rematch_keep_the_old_event_and_add_a_new_version(
     before = project.matches()
     (project.seeds / "010_lunar_station.md").write_text(LUNAR_EDITED, encoding="utf-8")
     result = project.run("rematch")
-    assert "36 articles scored: 0 new events, 1 new versions, 0 withdrawn, 13 unchanged " \
+    assert "36 articles scored: 0 new events, 1 new version, 0 withdrawn, 13 unchanged " \
            "(within ±0.05)" in result.stdout
     after = project.matches()
     assert_only_superseded(before, after)
@@ -238,7 +240,7 @@ def test_untouched_seeds_events_keep_matched_at_through_drift(project: Project) 
             mentions = store.mentions_for([row["article_id"]])[row["article_id"]]
             results = matcher.results(analysis_text(article["title"], article["text"]),
                                       mentions)
-            fresh[row["id"]] = next(v for s, v, _e in results if s == US)
+            fresh[row["id"]] = next(r.score for r in results if r.seed_id == US)
     drift = [abs(fresh[r["id"]] - r["score"]) for r in us_before]
     assert max(drift) > 0, "the test did not make the scores drift"
     assert max(drift) <= TOLERANCE
@@ -397,8 +399,8 @@ def test_a_changed_feed_entry_keeps_its_earlier_version(tmp_path: Path) -> None:
                            content_hash=content_hash(title, f"{title}: the summary."))
 
         for title in ("First title", "Second title"):
-            store.record_fetch(feed_id, {"started_at": "2025-07-16T08:00:00Z",
-                                         "outcome": "ok"}, {}, [entry(title)],
+            store.record_fetch(feed_id, FetchRecord(started_at="2025-07-16T08:00:00Z",
+                                                    outcome="ok"), None, [entry(title)],
                                fetched_at="2025-07-16T08:00:00Z")
         assert store.rows("SELECT title, summary FROM article_versions") == [
             {"title": "First title", "summary": "First title: the summary."}]
@@ -444,18 +446,18 @@ def test_no_pipeline_path_deletes_or_rewrites_an_event(project: Project) -> None
         story = DEV[2]
         for text in (story["text"], off_topic["text"]):  # a feed entry, then its update
             saved = store.record_fetch(
-                feed_id, {"started_at": "2025-07-16T08:00:00Z", "outcome": "ok"}, {},
+                feed_id, FetchRecord(started_at="2025-07-16T08:00:00Z", outcome="ok"), None,
                 [Article(guid="w1", url="https://wire.example/w1", title=story["title"],
                          summary=text, published_at="2025-07-16T08:00:00Z",
                          published_estimated=False,
                          content_hash=content_hash(story["title"], text))],
                 fetched_at="2025-07-16T08:00:00Z")
-            process_pending(store, project.config())
+            analyse_pending(store, project.config())
         # Its page arrives, with the story's text again.
         article_id = (saved.new_ids or saved.updated_ids)[0]
         store.save_page(Page(url="https://wire.example/w1", ok=True, text=story["text"],
                              http_status=200), [article_id], "2025-07-16T09:00:00Z")
-        process_pending(store, project.config())
+        analyse_pending(store, project.config())
     after = project.matches()
     assert_only_superseded(before, after)
     assert len(after) > len(before)

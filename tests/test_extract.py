@@ -9,6 +9,7 @@ from pipeline.config import Config, Feed, Settings
 from pipeline.ingest import run_pass
 from pipeline.store import Store
 
+from .conftest import fetch_only
 from .httpserver import LocalServer, Reply, rss
 
 STORY = [
@@ -79,12 +80,12 @@ def test_normal_page_text_replaces_summary_and_feeds_ner(server: LocalServer,
     assert art["author"] == "Anna Reporter"
     ids = {r["entity_id"] for r in store.rows("SELECT entity_id FROM mentions")}
     assert {"dmitry-bakanov", "sean-duffy", "oleg-platonov", "cross-flight"} <= ids
-    assert "full text" in report.stages
+    assert report.stages.full_text.extracted == 1
 
 
 def test_boilerplate_is_left_out(server: LocalServer, store: Store) -> None:
     page = server.route("/a.html", Reply(article_page().encode(), content_type="text/html"))
-    run_pass(store, config_for({"f": feed_with(server, [page])}), process=True)
+    run_pass(store, config_for({"f": feed_with(server, [page])}))
     text = articles(store)[0]["text"]
     for sentence in STORY:
         assert sentence in text
@@ -238,8 +239,8 @@ def test_bidi_controls_in_page_text_title_and_author_are_stripped(server: LocalS
         "Anna Reporter", "Anna\u200b Reporter")
     page = server.route("/a.html", Reply(html.encode(), content_type="text/html"))
     feed = server.route("/f.xml", Reply(rss([{"link": page, "guid": "x"}])))
-    run_pass(store, config_for({"f": feed}), process=False)
-    from pipeline.stages import run_full_text
+    fetch_only(store, config_for({"f": feed}))
+    from pipeline.extract import run_full_text
 
     run_full_text(store, config_for({"f": feed}).settings)
     art = articles(store)[0]

@@ -15,12 +15,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline.daemon import Daemon, DaemonOptions
 from pipeline.errors import StoreError
-from pipeline.ingest import run_pass
-from pipeline.normalize import Article
 from pipeline.query import run_query
+from pipeline.records import Article
 from pipeline.store import Store
 
-from .conftest import make_config
+from .conftest import fetch_only, make_config
 from .httpserver import LocalServer, Reply, items, rss
 from .test_daemon import count, run_in_thread, wait_for, write_config
 
@@ -37,12 +36,12 @@ def test_an_open_reader_never_makes_writes_fail(server: LocalServer, tmp_path: P
     db = tmp_path / "r.db"
     url = server.route("/f.xml", Reply(rss(items(20))))
     with Store(db) as store:
-        run_pass(store, make_config({"f": url}), process=False)
+        fetch_only(store, make_config({"f": url}))
         reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         reader.execute("BEGIN")
         assert reader.execute("SELECT count(*) FROM articles").fetchone() == (20,)
         server.route("/f.xml", Reply(rss(items(20) + items(10, "more"))))
-        report = run_pass(store, make_config({"f": url}), process=False)  # writer
+        report = fetch_only(store, make_config({"f": url}))  # writer
         assert report.new == 10
         # The reader still sees its snapshot; a new query sees the new rows.
         assert reader.execute("SELECT count(*) FROM articles").fetchone() == (20,)

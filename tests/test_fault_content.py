@@ -18,11 +18,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.config import Settings
-from pipeline.ingest import run_pass
 from pipeline.normalize import parse_feed
 from pipeline.store import Store
 
-from .conftest import make_config
+from .conftest import fetch_only, make_config
 from .httpserver import LocalServer, Reply, items, rss
 
 pytestmark = pytest.mark.fault
@@ -91,7 +90,7 @@ def test_external_entity_never_reads_a_local_file(tmp_path: Path) -> None:
     with LocalServer() as server, Store(tmp_path / "x.db") as store:
         feeds = {f"x{i}": server.route(f"/{i}.xml", Reply(b.encode()))
                  for i, b in enumerate(bodies)}
-        run_pass(store, make_config(feeds), process=False)
+        fetch_only(store, make_config(feeds))
         dump = "\n".join(store.conn.iterdump())
     assert "TOP-SECRET-XXE-MARKER" not in dump
     assert "ext dtd" in dump  # the feeds were still read
@@ -106,7 +105,7 @@ def test_wrong_declared_encoding_invalid_utf8_and_nul_bytes(server: LocalServer,
                                                                  b"bad \xff\xfe bytes\x00 here")
     a = server.route("/a.xml", Reply(wrong))
     b = server.route("/b.xml", Reply(broken))
-    report = run_pass(store, make_config({"a": a, "b": b}), process=False)
+    report = fetch_only(store, make_config({"a": a, "b": b}))
     assert {f.outcome for f in report.feeds} <= {"ok", "failed"}
     assert all(f.error for f in report.feeds if f.outcome == "failed")
     titles = [r["title"] for r in store.rows("SELECT title FROM articles")]
@@ -118,8 +117,8 @@ def test_missing_and_duplicate_guids(server: LocalServer, store: Store) -> None:
     entries[1]["guid"] = entries[0]["guid"]  # duplicate id inside one document
     del entries[2]["guid"]  # no id: the link identifies it
     url = server.route("/f.xml", Reply(rss(entries)))
-    run_pass(store, make_config({"f": url}), process=False)
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
+    fetch_only(store, make_config({"f": url}))
     guids = sorted(r["guid"] for r in store.rows("SELECT guid FROM articles"))
     # feedparser resolves a permalink guid against the feed URL; either way: two articles.
     assert len(guids) == 2
@@ -129,8 +128,8 @@ def test_missing_and_duplicate_guids(server: LocalServer, store: Store) -> None:
 def test_twenty_thousand_items_are_capped_and_the_cap_logged(server: LocalServer,
                                                              store: Store) -> None:
     url = server.route("/big.xml", Reply(rss(items(20_000))))
-    report = run_pass(store, make_config({"f": url}, max_items_per_feed=500,
-                                         max_body_bytes=50_000_000), process=False)
+    report = fetch_only(store, make_config({"f": url}, max_items_per_feed=500,
+                                         max_body_bytes=50_000_000))
     assert report.new == 500
     detail = store.scalar("SELECT detail FROM fetches")
     assert "20000 entries, capped at 500" in detail
@@ -141,7 +140,7 @@ def test_overlong_and_script_links_are_rejected(server: LocalServer, store: Stor
                {"title": "js", "guid": "l2", "link": "javascript:alert(document.cookie)"},
                {"title": "data", "guid": "l3", "link": "data:text/html;base64,PHNjcmlwdD4="}]
     url = server.route("/f.xml", Reply(rss(entries)))
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
     rows = store.rows("SELECT guid, url FROM articles ORDER BY guid")
     assert [(r["guid"].rsplit("/", 1)[-1], r["url"]) for r in rows] == [
         ("l1", None), ("l2", None), ("l3", None)]

@@ -24,11 +24,10 @@ import feedparser
 import pytest
 
 from pipeline.config import Settings
-from pipeline.ingest import run_pass
 from pipeline.normalize import canonical_url, defuse_xml, html_to_text, normalize_entry
 from pipeline.store import Store
 
-from .conftest import make_config, shared_path
+from .conftest import fetch_only, make_config, shared_path
 from .httpserver import LocalServer, Reply
 
 pytestmark = pytest.mark.fault
@@ -112,7 +111,7 @@ def test_every_corpus_file_replays_without_crash_loss_or_duplicate(tmp_path: Pat
             feeds[name] = server.route(f"/{i:04d}.xml", reply_for(path.read_bytes()))
             source[name] = path
         config = make_config(feeds, concurrency=8)
-        report = run_pass(store, config, process=False)
+        report = fetch_only(store, config)
 
         # Nothing crashed: one named outcome per feed, fixed reasons for failures.
         by_feed = {item.feed: item for item in report.feeds}

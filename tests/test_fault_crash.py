@@ -36,8 +36,7 @@ import yaml
 
 from bench.corpus import corpus
 from pipeline.config import Settings
-from pipeline.entities import Analyzer
-from pipeline.stages import analysis_text, get_analyzer
+from pipeline.entities import Analyzer, analysis_text, get_analyzer
 
 from .httpserver import LocalServer, Reply, rss
 from .processes import kill_marked, left_after, marked_env

@@ -18,10 +18,9 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.fetch import Fetcher, parse_retry_after
-from pipeline.ingest import run_pass
 from pipeline.store import Store
 
-from .conftest import make_config
+from .conftest import fetch_only, make_config
 from .httpserver import LocalServer, Reply, items, rss
 
 pytestmark = pytest.mark.fault
@@ -60,15 +59,14 @@ def outcome(store: Store) -> dict:
 
 
 def test_server_that_never_answers_times_out(silent_server: str, store: Store) -> None:
-    run_pass(store, make_config({"f": silent_server}, timeout_read=1.0), process=False)
+    fetch_only(store, make_config({"f": silent_server}, timeout_read=1.0))
     assert outcome(store)["error"] == "read timeout"
 
 
 def test_drip_feed_hits_the_overall_deadline(server: LocalServer, store: Store) -> None:
     url = server.route("/drip.xml", Reply(rss(items(50)), drip=0.3))
     started = time.monotonic()
-    run_pass(store, make_config({"f": url}, timeout_read=1.0, timeout_total=2.0),
-             process=False)
+    fetch_only(store, make_config({"f": url}, timeout_read=1.0, timeout_total=2.0))
     assert outcome(store)["error"] == "deadline exceeded"
     assert time.monotonic() - started < 10  # cut off, not read to the end (~2 hours)
     assert store.scalar("SELECT count(*) FROM articles") == 0
@@ -76,7 +74,7 @@ def test_drip_feed_hits_the_overall_deadline(server: LocalServer, store: Store) 
 
 def test_connection_reset_mid_body(server: LocalServer, store: Store) -> None:
     url = server.route("/reset.xml", Reply(rss(items(200)), reset_after=2000))
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
     assert outcome(store)["error"] == "connection broken"
     assert store.scalar("SELECT count(*) FROM articles") == 0
 
@@ -87,7 +85,7 @@ def test_challenge_page_is_an_error_not_zero_articles(server: LocalServer, store
     page = b"<html><head><title>Attention Required! | Cloudflare</title></head><body>" \
            b"<h1>Please enable cookies.</h1></body></html>"
     url = server.route("/f.xml", Reply(page, status=status, content_type="text/html"))
-    report = run_pass(store, make_config({"f": url}), process=False)
+    report = fetch_only(store, make_config({"f": url}))
     assert report.feeds[0].outcome == "failed"
     assert outcome(store)["error"] in ("html page, not a feed", "http 403")
 
@@ -97,7 +95,7 @@ def test_challenge_page_is_an_error_not_zero_articles(server: LocalServer, store
 def test_redirect_into_the_private_network_is_refused(server: LocalServer, store: Store,
                                                       target: str) -> None:
     url = server.route("/f.xml", Reply(status=302, headers={"Location": target}))
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
     assert outcome(store)["error"] == "blocked address"
 
 
@@ -105,7 +103,7 @@ def test_redirect_to_another_loopback_name_is_refused(server: LocalServer, store
     server.route("/real.xml", Reply(rss(items(1))))
     url = server.route("/f.xml", Reply(status=301, headers={
         "Location": f"http://localhost:{server.port}/real.xml"}))
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
     assert outcome(store)["error"] == "blocked address"
 
 
@@ -113,7 +111,7 @@ def test_configured_feed_on_loopback_may_reach_its_own_host(server: LocalServer,
                                                            store: Store) -> None:
     server.route("/real.xml", Reply(rss(items(1))))
     url = server.route("/f.xml", Reply(status=301, headers={"Location": "/real.xml"}))
-    assert run_pass(store, make_config({"f": url}), process=False).new == 1
+    assert fetch_only(store, make_config({"f": url})).new == 1
 
 
 def test_retry_after_forms() -> None:
@@ -130,7 +128,7 @@ def test_retry_after_http_date_sets_next_fetch(server: LocalServer, store: Store
     when = datetime.now(UTC) + timedelta(hours=2)
     url = server.route("/f.xml", Reply(status=503, headers={
         "Retry-After": email.utils.format_datetime(when, usegmt=True)}))
-    run_pass(store, make_config({"f": url}), process=False)
+    fetch_only(store, make_config({"f": url}))
     stored = datetime.fromisoformat(store.feed_status()[0]["next_fetch_at"].replace("Z",
                                                                                     "+00:00"))
     assert abs((stored - when).total_seconds()) < 5
@@ -138,7 +136,7 @@ def test_retry_after_http_date_sets_next_fetch(server: LocalServer, store: Store
 
 def test_absurd_retry_after_is_capped(server: LocalServer, store: Store) -> None:
     url = server.route("/f.xml", Reply(status=429, headers={"Retry-After": "315360000"}))
-    run_pass(store, make_config({"f": url}, retry_after_max=3600.0), process=False)
+    fetch_only(store, make_config({"f": url}, retry_after_max=3600.0))
     stored = datetime.fromisoformat(store.feed_status()[0]["next_fetch_at"].replace("Z",
                                                                                     "+00:00"))
     assert (stored - datetime.now(UTC)).total_seconds() <= 3600
@@ -151,14 +149,14 @@ def test_repeated_failures_back_off_then_flag_the_feed(server: LocalServer, stor
     url = server.route("/f.xml", Reply(status=status))
     config = make_config({"f": url}, disable_after=4, backoff_base=1.0)
     for _ in range(4):
-        run_pass(store, config, force=True, process=False)
+        fetch_only(store, config, force=True)
     row = store.feed_status()[0]
     assert row["error_count"] == 4 and row["disabled"] == 1
     assert f"http {status}" in row["disabled_reason"]
-    assert run_pass(store, config, process=False).feeds[0].error == "disabled"
+    assert fetch_only(store, config).feeds[0].error == "disabled"
     # A later success (forced by the user) clears the flag.
     server.route("/f.xml", Reply(rss(items(1))))
-    run_pass(store, config, force=True, process=False)
+    fetch_only(store, config, force=True)
     assert store.feed_status()[0]["disabled"] == 0
 
 

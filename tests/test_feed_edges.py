@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.config import Config, Feed, Settings
 from pipeline.digest import build_digest
+from pipeline.extract import run_full_text
 from pipeline.ingest import run_pass
-from pipeline.stages import run_full_text
 from pipeline.store import Store
 
-from .conftest import make_config
+from .conftest import fetch_only, make_config
 from .httpserver import LocalServer, Reply, items, rss
 from .test_extract import STORY, article_page
 
@@ -83,7 +83,7 @@ def test_unparseable_published_date_is_flagged_and_noted(server: LocalServer,
     entries = items(2)
     entries[0]["pubDate"] = "yesterday-ish"
     url = server.route("/feed.xml", Reply(rss(entries)))
-    report = run_pass(store, make_config({"f": url}), process=False)
+    report = fetch_only(store, make_config({"f": url}))
     by_guid = {short(a["guid"]): a for a in articles(store)}
     assert by_guid["item-0"]["published_estimated"] == 1
     assert by_guid["item-1"]["published_estimated"] == 0
@@ -105,7 +105,7 @@ def test_item_cap_on_an_oldest_first_feed_keeps_the_newest(server: LocalServer,
                                            usegmt=True)}
                for i in range(5000)]  # oldest first: s-0 is 17 days older than s-4999
     url = server.route("/feed.xml", Reply(rss(entries)))
-    report = run_pass(store, make_config({"f": url}, max_items_per_feed=500), process=False)
+    report = fetch_only(store, make_config({"f": url}, max_items_per_feed=500))
     guids = {short(a["guid"]) for a in articles(store)}
     assert len(guids) == 500 and report.new == 500
     assert guids == {f"s-{i}" for i in range(4500, 5000)}
@@ -117,7 +117,7 @@ def test_item_cap_on_an_undated_feed_keeps_the_top_of_the_document(server: Local
     entries = [{"title": f"Undated story {i}", "link": f"http://n.invalid/u/{i}",
                 "guid": f"u-{i}"} for i in range(30)]
     url = server.route("/feed.xml", Reply(rss(entries)))
-    run_pass(store, make_config({"f": url}, max_items_per_feed=10), process=False)
+    fetch_only(store, make_config({"f": url}, max_items_per_feed=10))
     assert {short(a["guid"]) for a in articles(store)} == {f"u-{i}" for i in range(10)}
 
 
@@ -138,7 +138,7 @@ def test_undated_entry_does_not_take_its_date_from_the_page_footer(server: Local
     feed = server.route("/f.xml", Reply(rss([{"title": "Talks", "link": page, "guid": "x",
                                               "description": "Short."}])))
     before = datetime.now(UTC).replace(microsecond=0)
-    run_pass(store, full_text_config({"f": feed}), process=False)
+    fetch_only(store, full_text_config({"f": feed}))
     run_full_text(store, full_text_config({"f": feed}).settings)
     art = articles(store)[0]
     assert art["text_source"] == "page"
@@ -162,7 +162,7 @@ def test_page_date_from_json_ld_and_article_header_time_is_trusted(server: Local
     b = server.route("/time.html", Reply(with_time, content_type="text/html"))
     feed = server.route("/f.xml", Reply(rss([{"title": "A", "link": a, "guid": "a"},
                                              {"title": "B", "link": b, "guid": "b"}])))
-    run_pass(store, full_text_config({"f": feed}), process=False)
+    fetch_only(store, full_text_config({"f": feed}))
     run_full_text(store, full_text_config({"f": feed}).settings)
     dates = {short(r["guid"]): (r["published_at"], r["published_estimated"])
              for r in articles(store)}
@@ -176,11 +176,11 @@ def test_410_gone_disables_the_feed_at_once_and_says_why(server: LocalServer, st
                                                          tmp_path: Path) -> None:
     url = server.route("/gone.xml", Reply(status=410, body=b"gone", content_type="text/plain"))
     config = make_config({"f": url})
-    run_pass(store, config, process=False)
+    fetch_only(store, config)
     row = store.feed_status()[0]
     assert row["disabled"] == 1
     assert row["disabled_reason"] == "410 Gone: the publisher removed this feed"
-    again = run_pass(store, config, process=False)
+    again = fetch_only(store, config)
     assert again.feeds[0].outcome == "skipped" and server.hits["/gone.xml"] == 1
     result = CliRunner().invoke(cli, ["--db", str(store.path), "--config",
                                       str(tmp_path / "none.yaml"), "status"])
@@ -196,14 +196,14 @@ def test_301_is_recorded_and_the_new_url_fetched_from_then_on(server: LocalServe
     server.route("/new.xml", Reply(rss(items(2)), etag=True))
     old = server.route("/old.xml", Reply(status=301, headers={"Location": "/new.xml"}))
     config = make_config({"f": old})
-    first = run_pass(store, config, process=False)
+    first = fetch_only(store, config)
     assert first.new == 2
     assert any("moved permanently to " + server.url("/new.xml") in n
                for n in first.feeds[0].notes)
     row = store.rows("SELECT * FROM feeds")[0]
     assert row["moved_to"] == server.url("/new.xml") and row["moved_at"]
     assert "moved permanently" in store.scalar("SELECT detail FROM fetches")
-    second = run_pass(store, config, process=False)
+    second = fetch_only(store, config)
     assert server.hits["/old.xml"] == 1 and server.hits["/new.xml"] == 2
     assert second.feeds[0].outcome == "not_modified"  # the new URL's ETag was sent to it
     result = CliRunner().invoke(cli, ["--db", str(store.path), "--config",
@@ -213,7 +213,7 @@ def test_301_is_recorded_and_the_new_url_fetched_from_then_on(server: LocalServe
     # The user updates feeds.yaml: the move is settled and the new URL's ETag still holds.
     store.sync_feeds([Feed(name="f", url=server.url("/new.xml"))], False, "2025-07-16T00:00:00Z")
     assert store.rows("SELECT moved_to FROM feeds")[0]["moved_to"] is None
-    third = run_pass(store, make_config({"f": server.url("/new.xml")}), process=False)
+    third = fetch_only(store, make_config({"f": server.url("/new.xml")}))
     assert third.feeds[0].outcome == "not_modified"
 
 
@@ -224,10 +224,10 @@ def test_308_is_a_move_but_302_and_307_change_nothing(server: LocalServer,
     for code in (302, 307, 308):
         feeds[f"r{code}"] = server.route(f"/r{code}.xml", Reply(
             status=code, headers={"Location": "/target.xml"}))
-    run_pass(store, make_config(feeds), process=False)
+    fetch_only(store, make_config(feeds))
     moved = {r["name"]: r["moved_to"] for r in store.rows("SELECT name, moved_to FROM feeds")}
     assert moved == {"r302": None, "r307": None, "r308": server.url("/target.xml")}
-    run_pass(store, make_config(feeds), process=False, force=True)
+    fetch_only(store, make_config(feeds), force=True)
     assert server.hits["/r302.xml"] == 2 and server.hits["/r307.xml"] == 2
     assert server.hits["/r308.xml"] == 1
 
@@ -236,9 +236,9 @@ def test_changing_the_configured_url_drops_the_move_and_the_old_etag(server: Loc
                                                                      store: Store) -> None:
     server.route("/new.xml", Reply(rss(items(2)), etag=True))
     old = server.route("/old.xml", Reply(status=301, headers={"Location": "/new.xml"}))
-    run_pass(store, make_config({"f": old}), process=False)
+    fetch_only(store, make_config({"f": old}))
     other = server.route("/other.xml", Reply(rss(items(2)), etag=True))
-    run_pass(store, make_config({"f": other}), process=False)
+    fetch_only(store, make_config({"f": other}))
     row = store.rows("SELECT * FROM feeds")[0]
     assert row["url"] == other and row["moved_to"] is None
     assert "If-None-Match" not in server.request_headers[-1]
@@ -253,7 +253,7 @@ def test_guid_changing_on_every_fetch_keeps_one_source_row(server: LocalServer,
     config = make_config({"f": server.url("/feed.xml")})
     for n in range(4):
         server.route("/feed.xml", Reply(rss([dict(entry, guid=f"session-{n}")])))
-        run_pass(store, config, process=False)
+        fetch_only(store, config)
     assert store.scalar("SELECT count(*) FROM articles") == 1
     sources = store.rows("SELECT guid FROM article_sources")
     assert [short(s["guid"]) for s in sources] == ["session-3"]
@@ -266,13 +266,13 @@ def test_changed_entry_on_a_full_text_feed_fetches_its_page_again(server: LocalS
     entry = {"title": "Talks in Houston", "link": page, "guid": "g1", "description": "Short."}
     feed = server.route("/f.xml", Reply(rss([entry])))
     config = full_text_config({"f": feed})
-    run_pass(store, config, process=False)
+    fetch_only(store, config)
     run_full_text(store, config.settings)
     assert "Dmitry Bakanov" in articles(store)[0]["text"]
     corrected = [s.replace("Dmitry Bakanov", "Yuri Borisov") for s in STORY]
     server.route("/a.html", Reply(article_page(corrected).encode(), content_type="text/html"))
     server.route("/f.xml", Reply(rss([dict(entry, title="Corrected: talks in Houston")])))
-    report = run_pass(store, config, process=False)
+    report = fetch_only(store, config)
     assert report.updated == 1
     art = articles(store)[0]
     assert art["page_status"] == "pending"  # NER waits for the new page text

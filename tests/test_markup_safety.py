@@ -70,7 +70,8 @@ def test_stored_text_is_printed_verbatim_by_every_command(tmp_path: Path, hostil
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_fetch_pass_table_prints_feed_text_verbatim(hostile: str) -> None:
     from pipeline.cli.render import pass_table
-    from pipeline.ingest import FeedReport, PassReport
+    from pipeline.ingest import PassReport
+    from pipeline.records import FeedReport
 
     report = PassReport(feeds=[FeedReport(feed="f", outcome="failed", error=f"{hostile} err",
                                           notes=[f"{hostile} note"])])

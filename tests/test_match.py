@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.config import Settings
-from pipeline.entities import Mention
 from pipeline.match import Background, build_profile, score
+from pipeline.records import Mention
 from pipeline.seeds import Seed, load_seeds
 from pipeline.store import Store
 
@@ -81,7 +81,7 @@ def test_rematch_after_adding_a_seed_scores_stored_articles(tmp_path: Path) -> N
     listing = runner.invoke(cli, [*args, "seeds"])
     assert "embassy-talks" in listing.stdout and "us-russia-iss-cooperation" in listing.stdout
     first = runner.invoke(cli, [*args, "rematch"])
-    assert first.exit_code == 0 and "2 articles scored: 1 new events, 0 new versions, " \
+    assert first.exit_code == 0 and "2 articles scored: 1 new event, 0 new versions, " \
         "0 withdrawn, 1 unchanged (within ±0.05); 2 current events from 2 seeds" in first.stdout
     second = runner.invoke(cli, [*args, "rematch"])
     assert "0 articles scored" in second.stdout

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from pipeline.config import Settings
+from pipeline.entities import get_analyzer
 from pipeline.evaluate import match_dev, ranking_report
 from pipeline.seeds import load_seeds
-from pipeline.stages import get_analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = Path(__file__).parent / "data" / "match_dev.yaml"

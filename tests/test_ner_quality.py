@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from pipeline.config import Settings
+from pipeline.entities import get_analyzer
 from pipeline.evaluate import score_ner
-from pipeline.stages import get_analyzer
 
 DEV = Path(__file__).parent / "data" / "ner_dev.yaml"
 

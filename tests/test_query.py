@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.errors import QueryError
-from pipeline.normalize import Article
 from pipeline.query import EXAMPLES, run_query
+from pipeline.records import Article
 from pipeline.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.errors import QueryError, QueryTimeLimit
-from pipeline.normalize import Article
 from pipeline.query import open_query, run_query
+from pipeline.records import Article
 from pipeline.store import Store
 
 #: Never ends on its own: one row, after counting forever.

@@ -24,9 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from pipeline.cli import cli
 from pipeline.query import EXAMPLES, run_query, search_articles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,16 +32,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
-# -- the demo database, built once ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("examples")
-    result = CliRunner().invoke(cli, ["--config", str(tmp / "none.yaml"), "demo",
-                                      "--out", str(tmp / "demo")])
-    assert result.exit_code == 0, result.output
-    return tmp / "demo" / "demo.db"
+# -- the demo database (tests/conftest.py builds it once per session) ----------------------
 
 
 @dataclass
@@ -208,6 +197,53 @@ def expect_full_text_search(raw: Raw, now: datetime, params: dict[str, str]) -> 
     return [(a["id"], a["published_at"], a["title"]) for a in hits]
 
 
+def ascii_lower(text: str) -> str:
+    """Case folded the way SQLite's NOCASE folds it: A-Z only."""
+    return text.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                        "abcdefghijklmnopqrstuvwxyz"))
+
+
+def expect_articles_naming_entity(raw: Raw, now: datetime,
+                                  params: dict[str, str]) -> list[tuple]:
+    """Each article naming the entity (given by id or by name), newest first, with how often
+    it names it and the seeds it is a current match for."""
+    wanted = params["entity"]
+    entities = {e["id"]: e for e in raw["entities"]
+                if e["id"] == wanted or ascii_lower(e["name"]) == ascii_lower(wanted)}
+    articles = raw.by_id("articles")
+    counts = Counter((m["entity_id"], m["article_id"]) for m in raw["mentions"]
+                     if m["entity_id"] in entities)
+    seeds: dict[int, list[str]] = defaultdict(list)
+    for m in raw["matches"]:
+        if is_current_event(raw, m):
+            seeds[m["article_id"]].append(m["seed_id"])
+    rows = []
+    for (entity_id, article_id), n in counts.items():
+        a = articles[article_id]
+        rows.append((a["published_at"], a["title"], feed_name(raw, a["feed_id"], a),
+                     entities[entity_id]["name"], n,
+                     ", ".join(sorted(seeds[article_id])) or None, a["url"], a["id"]))
+    rows.sort(key=lambda r: (r[0], r[7]), reverse=True)
+    return [r[:7] for r in rows]
+
+
+def expect_feed_health(raw: Raw, now: datetime, params: dict[str, str]) -> list[tuple]:
+    """Per feed: its last fetch and outcome, failures in a row, articles it brought, and
+    whether it is on, off (not fetched) or disabled; feeds with problems first."""
+    carried = Counter(s["feed_id"] for s in raw["article_sources"])
+    rows = []
+    for f in raw["feeds"]:
+        if f["disabled"]:
+            state = "disabled: " + (f["disabled_reason"] or "no reason recorded")
+        else:
+            state = "on" if f["enabled"] else "off"
+        rows.append((f["name"], f["last_fetch_at"], f["last_outcome"] or "never",
+                     f["last_error"], f["error_count"], carried[f["id"]], f["last_new_at"],
+                     state, f["moved_to"]))
+    by_feed = {f["name"]: f for f in raw["feeds"]}
+    return sorted(rows, key=lambda r: (-by_feed[r[0]]["disabled"], -r[4], r[0]))
+
+
 def expect_top_events(raw: Raw, now: datetime, params: dict[str, str]) -> list[dict]:
     return sorted(events(raw), key=lambda e: -e["score"])[:5]
 
@@ -233,6 +269,10 @@ ANSWERS: dict[str, Answer] = {
     "Officials whose mentions jumped this week": Answer(expect_officials_rising),
     "Articles per feed per day (last 30 days)": Answer(expect_articles_per_feed_per_day),
     "Full-text search, latest stored first (deorbit)": Answer(expect_full_text_search),
+    "Articles naming an entity, newest first (Bakanov)": Answer(
+        expect_articles_naming_entity),
+    "Feed health: last fetch, outcome, failures in a row, articles": Answer(
+        expect_feed_health),
     "select * from event_log order by score desc limit 5": Answer(
         expect_top_events, tie_key=lambda r: -r["score"]),
     "select name, kind from entities where origin = 'model' and kind = 'OFFICIAL'": Answer(

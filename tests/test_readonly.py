@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.config import Feed
 from pipeline.errors import StoreError
-from pipeline.normalize import Article
+from pipeline.records import Article, FetchRecord
 from pipeline.store import Store, open_readonly
 
 
@@ -29,8 +29,8 @@ def make_db(path: Path) -> Path:
         store.sync_feeds([Feed(name="wire", url="http://127.0.0.1:9/feed.xml")], False,
                          "2025-07-15T09:00:00Z")
         feed_id = store.feed_row("wire").id
-        store.record_fetch(feed_id, {"started_at": "2025-07-15T09:00:00Z", "outcome": "ok"},
-                           {"last_outcome": "ok", "last_fetch_at": "2025-07-15T09:00:00Z"},
+        store.record_fetch(feed_id, FetchRecord(started_at="2025-07-15T09:00:00Z", outcome="ok"),
+                           None,
                            [Article(guid=f"g{i}", url=None, title=f"Cross-flight talks {i}",
                                     summary="NASA and Roscosmos discussed cross-flight seats.",
                                     published_at="2025-07-15T10:00:00Z",

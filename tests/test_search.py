@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.errors import QueryError
-from pipeline.normalize import Article
 from pipeline.query import HIT_END, HIT_START, fts_query, run_query, search_articles
+from pipeline.records import Article
 from pipeline.store import Store
 
 TEXTS = [

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import pipeline.daemon as daemon_mod
 from pipeline.cli import cli
 from pipeline.daemon import Daemon, DaemonOptions
-from pipeline.entities import Mention
 from pipeline.match import Background, build_profile, score
+from pipeline.records import Mention
 from pipeline.seeds import Seed, load_seeds
 from pipeline.store import Store
 
@@ -255,7 +255,7 @@ def test_phrases_differing_only_in_case_or_hyphens_count_once_with_the_larger_we
     assert profile.phrases["ISS extension"] == 1.5
     assert max(w for p, w in profile.phrases.items() if "flight" in p.lower()) == 2.0
     result = score(profile, "Talks on the ISS extension went on.", [], background)
-    assert [h["phrase"] for h in result.explanation["phrases"]] == ["ISS extension"]
+    assert [h.phrase for h in result.explanation.phrases] == ["ISS extension"]
 
 
 def test_the_bundled_seed_counts_iss_extension_once() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipeline.normalize import Article
+from pipeline.records import Article
 from pipeline.store import Store
 
 pytest.importorskip("datasette", reason="Datasette is the optional 'serve' extra")

@@ -13,7 +13,8 @@ from rich.console import Console
 from pipeline.cli import cli
 from pipeline.cli.render import pass_summary, pass_table, relative_time, short_time, status_table
 from pipeline.config import Feed
-from pipeline.ingest import FeedReport, PassReport
+from pipeline.ingest import PassReport
+from pipeline.records import FeedReport
 from pipeline.store import Store
 
 LONG_AGO = "2024-05-06T12:00:00Z"  # the same calendar day in every time zone within ±11 h

@@ -23,8 +23,7 @@ import pytest
 
 from bench.corpus import corpus
 from pipeline.config import Settings
-from pipeline.entities import MIN_TEXTS_PER_PROCESS_POOL, Analyzer
-from pipeline.stages import get_analyzer
+from pipeline.entities import MIN_TEXTS_PER_PROCESS_POOL, Analyzer, get_analyzer
 
 from .processes import alive, kill_marked, left_after, marked_env, wait_for_children
 

@@ -89,10 +89,10 @@ def main() -> None:
 
 # -- the one place commands are registered -------------------------------------------------
 # The command modules import the shared context, never this group, so there is no cycle.
-from . import analysis, events, feeds, query, service  # noqa: E402
+from . import analysis, doctor, events, feeds, query, service, subscriptions  # noqa: E402
 
 for _command in (feeds.init, feeds.fetch, feeds.status, service.demo, analysis.analyze,
                  analysis.import_, analysis.entities, analysis.reprocess, events.seeds,
                  events.rematch, events.explain, query.query, query.search, query.serve,
-                 service.run, service.digest):
+                 service.run, service.digest, subscriptions.feeds, doctor.doctor):
     cli.add_command(_command)

@@ -13,11 +13,11 @@ from rich.table import Table
 
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
-from ..fetch import now_utc
 from ..inputs import decode_text, read_jsonl
-from ..normalize import import_record, iso
+from ..normalize import import_record
+from ..records import ENTITY_KINDS, iso, now_utc, plural
 from .context import Context, day_start, err, out, pass_ctx, warn_seeds
-from .render import cell, feed_progress, stats_parts
+from .render import cell, feed_progress, stage_parts
 
 
 def _read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -39,7 +39,8 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     rest is still processed (exit code 1 if any line was bad).
     """
 
-    from ..stages import analysis_text, build_matcher, get_analyzer, score_text
+    from ..entities import analysis_text, get_analyzer
+    from ..match import build_matcher, score_text
 
     settings = ctx.settings()
     check_nlp_model(settings)
@@ -98,7 +99,7 @@ def import_(ctx: Context, file: str) -> None:
     the earlier text is kept in article_versions, the article is analysed and matched again,
     and its earlier match events stay in the log (superseded when the score moved).
     """
-    from ..stages import process_pending
+    from ..ingest import analyse_pending
 
     if file != "-" and not Path(file).is_file():
         raise SpaceWatchError(f"{file}: no such file")
@@ -121,20 +122,18 @@ def import_(ctx: Context, file: str) -> None:
     with ctx.store() as store:
         saved = store.save_articles(articles, iso(now))
         with feed_progress(len(articles), "analyzing") as progress:
-            stats = process_pending(store, config, progress=progress)
+            stages = analyse_pending(store, config, progress=progress)
     updated = len(saved.updated_ids)
     kept = len(articles) - len(saved.new_ids) - updated
     out.print(f"imported {len(saved.new_ids)} new, {updated} updated"
               + (" (earlier text kept in article_versions)" if updated else "")
-              + "; ".join([f", {kept} already stored, {bad} bad lines", *stats_parts(stats)]))
+              + "; ".join([f", {kept} already stored, {bad} bad lines", *stage_parts(stages)]))
     if bad:
         sys.exit(1)
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["AGENCY", "GOVERNMENT", "OFFICIAL", "CREW", "COMPANY",
-                                           "PROGRAM", "SPACECRAFT", "COUNTRY", "PERSON",
-                                           "ORGANIZATION", "PLACE"], case_sensitive=False),
+@click.option("--kind", type=click.Choice(ENTITY_KINDS, case_sensitive=False),
               help="Only this kind of entity.")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published since this day.")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
@@ -168,7 +167,8 @@ def reprocess(ctx: Context, everything: bool) -> None:
     An article is stale when the model, the gazetteer in models/ or the linking code changed
     since it was processed — after a gazetteer edit, say.
     """
-    from ..stages import get_analyzer, process_pending
+    from ..entities import get_analyzer
+    from ..ingest import analyse_pending
 
     settings = ctx.settings()
     check_nlp_model(settings)
@@ -179,6 +179,6 @@ def reprocess(ctx: Context, everything: bool) -> None:
             store.reset_nlp()
         stale = len(store.articles_needing_nlp(get_analyzer(settings).version, 1_000_000))
         with feed_progress(stale, "reprocessing") as progress:
-            stats = process_pending(store, config, progress=progress)
-    out.print("; ".join([f"{stale} stale articles", *stats_parts(stats)]))
+            stages = analyse_pending(store, config, progress=progress)
+    out.print("; ".join([plural(stale, "stale article"), *stage_parts(stages)]))
 

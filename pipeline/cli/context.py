@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ..config import Config, Settings, load_config
 from ..errors import SpaceWatchError
+from ..gazetteer import load_gazetteer
 from ..seeds import load_seeds
 from ..store import Store
 from ..store.reports import check_not_future, day_bounds
@@ -87,9 +88,9 @@ pass_ctx = click.make_pass_decorator(Context)
 def warn_seeds(config: Config, *, matching: bool = True) -> None:
     """Name each seed file that is skipped, with the reason (and, before matching, say so
     when no seed loaded at all): once per command, on stderr; the command goes on."""
-    from ..stages import seeds_folder
-
-    for line in load_seeds(seeds_folder(config)).warnings(matching=matching):
+    # Seed boosts may name the entities of settings.models_dir's gazetteer.
+    gazetteer = load_gazetteer(config.settings.models_folder / "gazetteer.yaml")
+    for line in load_seeds(config.seeds_folder, gazetteer.entries).warnings(matching=matching):
         err.print(Text.assemble(("warning:", "yellow"), f" {line}"))
 
 

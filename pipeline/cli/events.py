@@ -7,15 +7,16 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
+from ..records import plural
 from .context import Context, out, pass_ctx, warn_seeds
-from .render import feed_progress
+from .render import events_text, feed_progress
 
 
 @click.command()
 @pass_ctx
 def seeds(ctx: Context) -> None:
     """List the seed stories in seeds/ with their top entities, terms and phrases."""
-    from ..stages import build_matcher, seeds_folder
+    from ..match import build_matcher
 
     config = ctx.pipeline_config()
     warn_seeds(config, matching=False)
@@ -26,7 +27,7 @@ def seeds(ctx: Context) -> None:
         if store is not None:
             store.close()
     if not matcher.profiles:
-        out.print(f"no seeds in {seeds_folder(config)} (add a .md or .txt file per story)")
+        out.print(f"no seeds in {config.seeds_folder} (add a .md or .txt file per story)")
         return
     for profile in matcher.profiles:
         summary = profile.summary()
@@ -47,7 +48,8 @@ def rematch(ctx: Context) -> None:
     withdraws it), smaller drift changes nothing; no event is ever rewritten or deleted.
     A seed removed from seeds/ is retired (its events leave event_log and the digest).
     """
-    from ..stages import build_matcher, run_matching
+    from ..ingest import run_matching
+    from ..match import build_matcher
 
     config = ctx.pipeline_config()
     check_nlp_model(config.settings)
@@ -58,8 +60,8 @@ def rematch(ctx: Context) -> None:
         with feed_progress(todo, "matching") as progress:
             counts = run_matching(store, matcher, progress=progress)
         events = store.match_count()
-    out.print(f"{counts.describe()}; {events} current events from "
-              f"{len(matcher.profiles)} seeds in the log")
+    out.print(f"{events_text(counts)}; {plural(events, 'current event')} from "
+              f"{plural(len(matcher.profiles), 'seed')} in the log")
 
 
 @click.command()
@@ -69,7 +71,8 @@ def rematch(ctx: Context) -> None:
 def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
     """Show why an article matched (or did not match) a seed: the score's breakdown."""
 
-    from ..stages import analysis_text, build_matcher
+    from ..entities import analysis_text
+    from ..match import build_matcher
 
     config = ctx.pipeline_config()
     warn_seeds(config, matching=False)
@@ -81,11 +84,10 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
         mentions = store.mentions_for([article_id])[article_id]
         store_matches = store.matches_of(article_id)
     row = rows[0]
-    results = matcher.results(analysis_text(row["title"], row["text"]), mentions)
-    stored = {r["seed_id"]: (r["score"], r["explanation"]) for r in store_matches}
     # An event in the log is shown as it was recorded; other seeds are scored now.
-    results = [(sid, *stored[sid]) if sid in stored else (sid, value, ex)
-               for sid, value, ex in results]
+    stored = {m.seed_id: (m.score, m.explanation) for m in store_matches}
+    results = [(r.seed_id, *stored.get(r.seed_id, (r.score, r.explanation)))
+               for r in matcher.results(analysis_text(row["title"], row["text"]), mentions)]
     # A stored event of a seed that no longer loads (removed, invalid, wrong seeds_dir)
     # is still shown, as recorded.
     loaded = {r[0] for r in results}
@@ -97,21 +99,21 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
     out.print(Text.assemble((f"article {article_id}", "bold"), f": {row['title']}"))
     for sid, value, ex in sorted(results, key=lambda r: -r[1]):
         verdict = "MATCH" if value >= matcher.threshold else "no match"
-        c = ex["components"]
+        c, w = ex.components, ex.weights
         out.print(Text.assemble("\nseed ", (sid, "bold"), f": score {value:.3f} ({verdict}; "
                                 f"threshold {matcher.threshold})"))
         if sid not in loaded:
             out.print("  as recorded: this seed no longer loads from seeds/")
-        out.print(f"  = {ex['weights']['entities']} × entities {c['entities']:.3f}"
-                  f" + {ex['weights']['lexical']} × lexical {c['lexical']:.3f}"
-                  f" (cosine {c['cosine']:.3f}) + {ex['weights']['phrases']} × phrases "
-                  f"{c['phrases']:.3f}")
-        out.print("  entities: " + (", ".join(f"{e['name']} ({e['kind']}, weight "
-                                              f"{e['weight']}, ×{e['mentions']})"
-                                              for e in ex["entities"]) or "none shared"))
-        out.print("  terms:    " + (", ".join(t["term"] for t in ex["terms"]) or "none"))
-        out.print("  phrases:  " + (", ".join(f"{p['phrase']} ×{p['count']}"
-                                              for p in ex["phrases"]) or "none"))
-        for sentence in ex["evidence"]:
+        out.print(f"  = {w.entities} × entities {c.entities:.3f}"
+                  f" + {w.lexical} × lexical {c.lexical:.3f}"
+                  f" (cosine {c.cosine:.3f}) + {w.phrases} × phrases "
+                  f"{c.phrases:.3f}")
+        out.print("  entities: " + (", ".join(f"{e.name} ({e.kind}, weight "
+                                              f"{e.weight}, ×{e.mentions})"
+                                              for e in ex.entities) or "none shared"))
+        out.print("  terms:    " + (", ".join(t.term for t in ex.terms) or "none"))
+        out.print("  phrases:  " + (", ".join(f"{p.phrase} ×{p.count}"
+                                              for p in ex.phrases) or "none"))
+        for sentence in ex.evidence:
             out.print(f"  evidence: “{sentence}”")
 

@@ -9,9 +9,8 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
-from ..fetch import now_utc
-from ..ingest import run_pass
-from ..normalize import iso
+from ..ingest import register_feeds, run_pass
+from ..records import plural
 from ..seeds import PROBLEMS_META_KEY, problems_from_json
 from ..store.deliveries import last_delivery
 from .context import Context, out, pass_ctx, warn_seeds
@@ -25,9 +24,9 @@ def init(ctx: Context) -> None:
     config = ctx.config
 
     with ctx.store() as store:
-        store.sync_feeds(config.feeds, config.settings.full_text, iso(now_utc()))
+        register_feeds(store, config)
         out.print(f"database {ctx.db_path} ready (schema version {store.schema_version}); "
-                  f"{len(config.feeds)} feeds configured")
+                  f"{plural(len(config.feeds), 'feed')} configured")
 
 
 @click.command()

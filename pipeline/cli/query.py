@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import click
 from rich.text import Text
 
 from ..errors import InputError, QueryCancelled, QueryTimeLimit, SpaceWatchError
-from ..query import DEFAULT_TIME_LIMIT_MS, EXAMPLES, HIT_END, HIT_START, open_query, search_articles
-from ..serve import check_port, datasette_command, run_child
+from ..query import DEFAULT_TIME_LIMIT_MS, HIT_END, HIT_START, open_query, search_articles
+from ..serve import check_port, datasette_command, run_child, write_datasette_files
 from ..store import readonly_uri
 from .context import Context, err, out, pass_ctx
 from .render import cell, new_table, plural
@@ -158,8 +159,8 @@ def query(ctx: Context, sql: str | None, sql_file: str | None,
     PRAGMA is refused with a message and a non-zero exit; read-only PRAGMAs such as
     integrity_check and table_info(articles) run. Ctrl-C stops a query at once (exit 130).
     Tables: feeds, fetches, articles, article_sources, article_versions, entities, mentions,
-    seeds, matches; views: event_log, event_history; full text: articles_fts (or use
-    'spacewatch search').
+    seeds, matches; views: event_log, event_history, entity_articles; full text:
+    articles_fts (or use 'spacewatch search').
     """
 
     text = read_sql(sql, sql_file)
@@ -220,7 +221,9 @@ def search(ctx: Context, terms: tuple[str, ...], raw: bool, limit: int, fmt: str
               help="Port on 127.0.0.1.")
 @pass_ctx
 def serve(ctx: Context, port: int) -> None:
-    """Browse the database in Datasette (read-only), with the README's example queries.
+    """Browse the database in Datasette (read-only): the event log newest first with
+    facets, each entity's articles, and canned queries (today's matches in
+    settings.digest_timezone, articles naming an entity, feed health, the README's).
 
     Datasette runs as a child that stops with this command (SIGTERM, SIGINT, SIGHUP; on
     Linux even SIGKILL). Needs the optional extra: pip install 'spacewatch[serve]'.
@@ -231,16 +234,18 @@ def serve(ctx: Context, port: int) -> None:
         raise SpaceWatchError("Datasette is not installed: pip install 'spacewatch[serve]' "
                               "(or pip install datasette)")
     immutable = "immutable=1" in readonly_uri(ctx.db_path)  # missing or damaged: an error
+    with ctx.reader():  # an older schema lacks the views the pages show: one clear line
+        pass
+    zone = ctx.settings().digest_timezone
     check_port(port)
     name = ctx.db_path.stem
-    metadata = {"title": "SpaceWatch event log", "databases": {name: {"queries": {
-        ex.name: {"title": ex.title, "sql": ex.sql} for ex in EXAMPLES}}}}
     with tempfile.TemporaryDirectory(prefix="spacewatch-serve-") as tmp:
-        metadata_path = Path(tmp) / "metadata.json"
-        metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+        metadata_path, templates = write_datasette_files(Path(tmp), name, zone,
+                                                         datetime.now(UTC))
         out.print(f"Datasette on http://127.0.0.1:{port}/{name} (Ctrl-C to stop)")
         ended = run_child(datasette_command(ctx.db_path, port, metadata_path,
-                                            immutable=immutable, time_limit_ms=5000))
+                                            immutable=immutable, time_limit_ms=5000,
+                                            template_dir=templates))
     if ended.stopped_by is not None:
         err.print(f"stopped ({signal.Signals(ended.stopped_by).name})")
         return

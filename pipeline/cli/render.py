@@ -20,44 +20,53 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Progress_
 from rich.table import Table
 from rich.text import Text
 
-from ..ingest import FeedReport, PassReport
+from ..events import TOLERANCE, EventCounts
+from ..ingest import PassReport, StageReport
+from ..records import SKIPPED, FeedReport, Progress, parse_iso, plural
 from .context import err, out
 
 
 @contextmanager
-def feed_progress(total: int, label: str = "fetching") -> Iterator[Any]:
+def feed_progress(total: int, label: str = "fetching") -> Iterator[Progress]:
     """Progress on stderr: a live bar on a terminal; elsewhere (a log, cron) an occasional
     line such as ``entities: 400/2000 articles (20%)``."""
     terminal = err.is_terminal
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[last]}", markup=False),
-                        TimeElapsedColumn(), console=err, transient=True,
-                        disable=not terminal)
+    bar = Progress_(TextColumn("[bold]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TextColumn("{task.fields[last]}", markup=False),
+                    TimeElapsedColumn(), console=err, transient=True, disable=not terminal)
     lines = ProgressLines(lambda line: err.print(line))
     lines.start(label, total)
-    with progress:
-        task = progress.add_task(label, total=total, last="")
+    with bar:
+        yield _ProgressBar(bar, bar.add_task(label, total=total, last=""),
+                           None if terminal else lines)
 
-        def update(event: str, item: FeedReport | None) -> None:
-            if event == "feed" and item is not None:
-                progress.update(task, advance=1, last=item.feed)
-                if not terminal:
-                    lines.advance(1)
-            elif event == "advance" and isinstance(item, int):
-                progress.update(task, advance=item)
-                if not terminal:
-                    lines.advance(item)
-            elif event.startswith("stage:"):
-                total = item if isinstance(item, int) else None
-                stage = event.split(":", 1)[1]
-                progress.reset(task, total=total, description=stage, last="")
-                lines.start(stage, total)
 
-        yield update
+class _ProgressBar:
+    """A pass's :class:`~pipeline.records.Progress` drawn as a rich bar (and, when stderr is
+    not a terminal, as :class:`ProgressLines`)."""
+
+    def __init__(self, bar: Progress_, task: TaskID, lines: ProgressLines | None) -> None:
+        self.bar, self.task, self.lines = bar, task, lines
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.bar.reset(self.task, total=total, description=name, last="")
+        if self.lines:
+            self.lines.start(name, total)
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(self.task, advance=n)
+        if self.lines:
+            self.lines.advance(n)
+
+    def feed_done(self, report: FeedReport) -> None:
+        self.bar.update(self.task, advance=1, last=report.feed)
+        if self.lines:
+            self.lines.advance(1)
 
 
 def print_pass(report: PassReport) -> None:
@@ -112,7 +121,7 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     if isinstance(value, datetime):
         return value
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
 
@@ -162,11 +171,6 @@ def next_label(row: Mapping[str, Any], scheduled: str | None, now: datetime) -> 
     if not row["enabled"]:
         return "off"
     return relative_time(scheduled or row["next_fetch_at"], now)
-
-
-def plural(n: int, word: str) -> str:
-    """``1 failure``, ``3 failures``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def status_table(rows: Sequence[Mapping[str, Any]], schedule: Mapping[str, str],
@@ -242,7 +246,7 @@ def pass_table(report: PassReport) -> RenderableType:
 
 def skipped_text(feeds: Sequence[FeedReport]) -> str:
     """``2 skipped (backoff)`` or ``3 skipped (2 backoff, 1 disabled)`` or ``0 skipped``."""
-    skipped = [f for f in feeds if f.outcome == "skipped"]
+    skipped = [f for f in feeds if f.outcome == SKIPPED]
     reasons: dict[str, int] = {}
     for item in skipped:
         reason = "backoff" if item.error == "backing off" else (item.error or "skipped")
@@ -256,14 +260,36 @@ def skipped_text(feeds: Sequence[FeedReport]) -> str:
 
 def pass_summary(report: PassReport) -> str:
     """The line after the fetch table: feeds, articles, failures, skips, then each stage."""
-    line = (f"{len(report.feeds)} feeds: {report.new} new, {report.updated} updated, "
+    line = (f"{plural(len(report.feeds), 'feed')}: {report.new} new, {report.updated} updated, "
             f"{report.failed} failed, {skipped_text(report.feeds)}")
-    return "; ".join([line, *stats_parts(report.stages)])
+    return "; ".join([line, *stage_parts(report.stages)])
 
 
-def stats_parts(stats: Mapping[str, object]) -> list[str]:
-    """``name: value`` for each stage statistic (none for an empty mapping)."""
-    return [f"{name}: {value}" for name, value in stats.items()]
+def stage_parts(report: StageReport) -> list[str]:
+    """``stage: figures`` for each stage that ran (``full text: 3 pages, 2 extracted, 1
+    failed``; ``entities: …``; ``matches: …``)."""
+    parts = []
+    pages = report.full_text
+    if pages.pages:
+        parts.append(f"full text: {plural(pages.pages, 'page')}, {pages.extracted} extracted, "
+                     f"{pages.failed} failed")
+    ner = report.entities
+    if ner is not None:
+        parts.append(f"entities: {plural(ner.analyzed, 'article')}, "
+                     f"{plural(ner.mentions, 'mention')}"
+                     + (f", {ner.failed} failed" if ner.failed else ""))
+    if report.matching is not None:
+        parts.append("matches: " + (f"{events_text(report.matching)}; "
+                                    if report.matching.rescored else "")
+                     + f"{plural(report.events, 'event')} from {plural(report.seeds, 'seed')}")
+    return parts
+
+
+def events_text(counts: EventCounts) -> str:
+    """What a matching run did to the event log, in one line."""
+    return (f"{plural(counts.rescored, 'article')} scored: {plural(counts.new, 'new event')}, "
+            f"{plural(counts.versions, 'new version')}, {counts.withdrawn} withdrawn, "
+            f"{counts.unchanged} unchanged (within ±{TOLERANCE:g})")
 
 
 #: What a progress stage counts, by its label.

@@ -7,7 +7,7 @@ import logging
 import logging.handlers
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,11 +20,13 @@ from ..config import check_nlp_model
 from ..demo import DemoServer, demo_config
 from ..digest import build_digest, deliver_digest, write_digest
 from ..errors import SpaceWatchError
-from ..gazetteer import MODELS_DIR
 from ..ingest import run_pass
+from ..records import NOT_MODIFIED, now_utc, parse_iso
+from ..resources import bundled_seeds_dir
 from ..store import Store
 from ..store.reports import check_not_future
 from .context import Context, check_date, err, out, pass_ctx
+from .journal import JournalFormatter, stderr_is_journal
 from .render import cell, feed_progress, print_pass
 
 
@@ -51,7 +53,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     if not Path(settings.seeds_dir).is_dir():  # run from elsewhere: the project's own seeds
 
 
-        settings = dataclasses.replace(settings, seeds_dir=str(MODELS_DIR.parent / "seeds"))
+        settings = dataclasses.replace(settings, seeds_dir=str(bundled_seeds_dir()))
     with DemoServer() as server:
         config = demo_config(server, settings, full_text=full_text)
         out.print(f"demo: serving {len(config.feeds)} sample feeds from {server.url}")
@@ -62,7 +64,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
             with feed_progress(len(config.feeds), "second pass") as progress:
                 again = run_pass(store, config, progress=progress)
             out.print(f"second pass: {again.new} new, {again.updated} updated, "
-                      f"{sum(1 for f in again.feeds if f.outcome == 'not_modified')} "
+                      f"{sum(1 for f in again.feeds if f.outcome == NOT_MODIFIED)} "
                       "feeds answered 304 Not Modified")
             top = store.top_entities(limit=12)
             events = store.top_events(5)
@@ -74,14 +76,14 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
                       cell(row["articles"]))
     out.print(table)
     out.print(Text("top matches for the seed stories", "bold"))
-    for row in events:
-        ex = row["explanation"]
-        out.print(Text.assemble(f"  {row['score']:.2f}  {row['title']}  ",
-                                (f"({row['feed']})", "dim")))
-        out.print("        entities: " + ", ".join(e["name"] for e in ex["entities"][:5])
-                  + "; phrases: " + (", ".join(p["phrase"] for p in ex["phrases"]) or "-"))
-        if ex["evidence"]:
-            sentence = ex["evidence"][0]
+    for event in events:
+        ex = event.explanation
+        out.print(Text.assemble(f"  {event.score:.2f}  {event.title}  ",
+                                (f"({event.feed})", "dim")))
+        out.print("        entities: " + ", ".join(e.name for e in ex.entities[:5])
+                  + "; phrases: " + (", ".join(p.phrase for p in ex.phrases) or "-"))
+        if ex.evidence:
+            sentence = ex.evidence[0]
             short = sentence if len(sentence) <= 160 else sentence[:159].rsplit(" ", 1)[0] + "…"
             out.print(f"        evidence: “{short}”")
 
@@ -89,8 +91,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
     with Store(db_path) as store:
         # The demo's stories span ten days: report the latest day that has matches.
         latest = store.latest_event_published()
-        day = (datetime.fromisoformat(latest.replace("Z", "+00:00")).date() if latest
-               else datetime.now(UTC).date())
+        day = (parse_iso(latest) if latest else now_utc()).date()
         digest_path = write_digest(store, folder / "digests", day, "UTC")
     out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
     out.print(f"demo database: {db_path}")
@@ -115,15 +116,19 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
 
     config = ctx.config
     check_nlp_model(config.settings)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    stamped = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    stderr = logging.StreamHandler(sys.stderr)
+    # Under systemd, journald stamps each line itself and reads its level from a <N> prefix.
+    stderr.setFormatter(JournalFormatter() if stderr_is_journal() else stamped)
+    handlers: list[logging.Handler] = [stderr]
     if config.settings.log_file:
         handlers.append(logging.handlers.RotatingFileHandler(
             config.settings.log_file, maxBytes=5_000_000, backupCount=5))
+        handlers[-1].setFormatter(stamped)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     for handler in handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate"):

@@ -28,20 +28,18 @@ current state, disabled feeds included.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..errors import InputError
+from ..records import PLACE_KINDS, Explanation, iso, parse_iso
 
 if TYPE_CHECKING:
     from . import Store
 
-#: Entity kinds left out of "actors on the move": places say little about who is moving.
-ACTOR_EXCLUDED_KINDS = ("PLACE", "COUNTRY")
 #: Days before the digest's day that make the actors' baseline.
 BASELINE_DAYS = 7
 #: A known actor is "rising" with at least this many articles on the day ...
@@ -60,7 +58,6 @@ MATCH_ENTITIES = 5
 #: event, still a match, of a seed not retired — what the ``event_log`` view holds.
 LIVE_EVENT = "m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL"
 
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -170,11 +167,11 @@ def check_not_future(day: date, tz: ZoneInfo, now: datetime | None = None) -> No
 
 
 def _utc_midnight(day: date, tz: ZoneInfo) -> str:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).strftime(_ISO)
+    return iso(datetime.combine(day, time(0), tzinfo=tz))
 
 
-def _local(iso: str, tz: ZoneInfo) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(tz)
+def _local(stored: str, tz: ZoneInfo) -> datetime:
+    return parse_iso(stored).astimezone(tz)
 
 
 def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DigestData:
@@ -184,9 +181,9 @@ def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DigestD
                             "AND published_at < ?", [start, end]) or 0
     fetches = store.scalar("SELECT count(*) FROM fetches WHERE started_at >= ? "
                            "AND started_at < ?", [start, end]) or 0
-    over = end <= now.astimezone(UTC).strftime(_ISO)
+    over = end <= iso(now)
     return DigestData(
-        day=day, timezone=tz.key, generated_at=now.astimezone(UTC).strftime(_ISO),
+        day=day, timezone=tz.key, generated_at=iso(now),
         articles=int(articles), seeds=day_matches(store, day, tz),
         actors=actors_on_the_move(store, day, tz), chart=matches_per_day(store, day, tz),
         feed_health=(feed_problems_of_day(store, day, tz) if over
@@ -222,17 +219,11 @@ def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]
 def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str]:
     """(top entity names, first evidence sentence) from a match's explanation JSON."""
     try:
-        data: Any = json.loads(raw or "{}")
-    except json.JSONDecodeError:  # a hand-edited row: show the match without its details
+        explanation = Explanation.from_json(raw)
+    except ValueError:  # a hand-edited row: show the match without its details
         return (), ""
-    if not isinstance(data, dict):
-        return (), ""
-    entities = data.get("entities")
-    names = tuple(str(e["name"]) for e in entities if isinstance(e, dict) and e.get("name")) \
-        if isinstance(entities, list) else ()
-    evidence = data.get("evidence")
-    first = str(evidence[0]) if isinstance(evidence, list) and evidence else ""
-    return names[:MATCH_ENTITIES], first
+    names = tuple(e.name for e in explanation.entities if e.name)
+    return names[:MATCH_ENTITIES], explanation.evidence[0] if explanation.evidence else ""
 
 
 def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ...]:
@@ -246,7 +237,7 @@ def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ..
     """
     start, end = day_bounds(day, tz)
     base_start = _utc_midnight(day - timedelta(days=BASELINE_DAYS), tz)
-    kinds = {f"kind{i}": k for i, k in enumerate(ACTOR_EXCLUDED_KINDS)}
+    kinds = {f"kind{i}": k for i, k in enumerate(PLACE_KINDS)}
     rows = store.rows(
         "WITH today AS (SELECT m.entity_id, count(DISTINCT m.article_id) AS n "
         "  FROM mentions m JOIN articles a ON a.id = m.article_id "
@@ -306,7 +297,7 @@ def feed_problems(store: Store, now: datetime,
                   quiet_days: int = QUIET_DAYS) -> tuple[FeedProblem, ...]:
     """Configured feeds that are disabled, whose last fetch failed, or that were fetched but
     brought no new article for ``quiet_days`` days (or never). Broken feeds come first."""
-    quiet_before = (now.astimezone(UTC) - timedelta(days=quiet_days)).strftime(_ISO)
+    quiet_before = iso(now - timedelta(days=quiet_days))
     rows = store.rows(
         "SELECT name, url, last_outcome, last_error, error_count, disabled, disabled_reason, "
         "last_fetch_at, last_new_at FROM feeds WHERE enabled = 1 AND ("

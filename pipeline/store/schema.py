@@ -387,3 +387,71 @@ def _m0009(db: sqlite_utils.Database) -> None:
     # SpaceWatch fetches `moved_to` from then on until feeds.yaml names a URL of its own.
     db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN moved_at TEXT")
+
+
+#: ``event_log`` for a reader (``spacewatch serve``): the columns of 0006 in the same order,
+#: then the article's ``language`` and two JSON arrays Datasette can facet on — ``entities``
+#: (the names of every entity the article names, most named first) and ``entity_kinds``.
+EVENT_LOG_VIEW_V3 = """
+CREATE VIEW event_log AS
+SELECT
+    m.id AS event_id,
+    m.matched_at,
+    a.published_at,
+    m.seed_id AS seed,
+    round(m.score, 3) AS score,
+    a.title,
+    a.url,
+    coalesce(f.name, a.source) AS feed,
+    (SELECT group_concat(name, ', ') FROM (
+        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id AND e.kind NOT IN ('PLACE', 'COUNTRY')
+        GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
+    json_extract(m.explanation, '$.evidence[0]') AS evidence,
+    m.article_id,
+    m.version,
+    a.language,
+    (SELECT json_group_array(name) FROM (
+        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id
+        GROUP BY e.name ORDER BY count(*) DESC, e.name)) AS entities,
+    (SELECT json_group_array(kind) FROM (
+        SELECT DISTINCT e.kind FROM mentions mm JOIN entities e ON e.id = mm.entity_id
+        WHERE mm.article_id = a.id ORDER BY e.kind)) AS entity_kinds
+FROM matches m
+JOIN articles a ON a.id = m.article_id
+JOIN seeds s ON s.id = m.seed_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+WHERE m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL
+"""
+
+#: One row per (entity, article that names it): an entity's articles with titles and dates.
+#: ``WHERE entity_id = ?`` reaches the mentions_entity index (SQLite pushes it into the
+#: grouping).
+ENTITY_ARTICLES_VIEW = """
+CREATE VIEW entity_articles AS
+SELECT
+    m.entity_id,
+    e.name AS entity,
+    e.kind,
+    a.published_at,
+    a.title,
+    coalesce(f.name, a.source) AS feed,
+    a.language,
+    count(*) AS mentions,
+    a.url,
+    m.article_id
+FROM mentions m
+JOIN entities e ON e.id = m.entity_id
+JOIN articles a ON a.id = m.article_id
+LEFT JOIN feeds f ON f.id = a.feed_id
+GROUP BY m.entity_id, m.article_id
+"""
+
+
+@migrations(name="0010_datasette_views")
+def _m0010(db: sqlite_utils.Database) -> None:
+    # Views only: no stored row changes. One statement at a time (inside the transaction).
+    for statement in ("DROP VIEW IF EXISTS event_log", EVENT_LOG_VIEW_V3,
+                      "DROP VIEW IF EXISTS entity_articles", ENTITY_ARTICLES_VIEW):
+        db.execute(statement)
