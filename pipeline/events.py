@@ -121,9 +121,3 @@ class EventCounts:
         self.versions += other.versions
         self.withdrawn += other.withdrawn
         self.unchanged += other.unchanged
-
-    def describe(self) -> str:
-        """One line for the terminal and the daemon's log."""
-        return (f"{self.rescored} articles scored: {self.new} new events, "
-                f"{self.versions} new versions, {self.withdrawn} withdrawn, "
-                f"{self.unchanged} unchanged (within ±{TOLERANCE:g})")

@@ -18,7 +18,7 @@ import time
 import weakref
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -29,7 +29,6 @@ from . import __version__
 from .config import Settings
 from .records import CANCELLED, FAILED, NOT_MODIFIED, OK
 
-PERMANENT_STATUSES = frozenset({404, 410})
 #: Redirects that say the resource moved for good (RFC 9110); 302/303/307 are temporary.
 MOVED_PERMANENTLY = frozenset({301, 308})
 
@@ -50,7 +49,6 @@ class FetchResult:
     retry_after: float | None = None
     duration_ms: int = 0
     bytes_read: int = 0
-    redirects: list[str] = field(default_factory=list)
     #: Where the URL asked for moved permanently: the target of the 301/308 redirects at
     #: the start of the chain (a temporary redirect after them does not count).
     moved_to: str | None = None
@@ -58,12 +56,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.outcome == OK
-
-    @property
-    def permanent(self) -> bool:
-        """A failure that retrying soon will not fix (404/410)."""
-        return self.status in PERMANENT_STATUSES
-
 
 class _Refused(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -195,7 +187,6 @@ class Fetcher:
                 location = self._request(current, headers, deadline, result)
                 if location is None:
                     break
-                result.redirects.append(current)
                 current = urljoin(current, location)
                 result.url = current
                 permanent = permanent and result.status in MOVED_PERMANENTLY

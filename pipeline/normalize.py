@@ -59,7 +59,6 @@ class ParsedFeed:
     articles: list[Article] = field(default_factory=list)
     bozo: str | None = None
     skipped: int = 0
-    capped: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -171,7 +170,6 @@ def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime
     cap = settings.max_items_per_feed
     numbered = list(enumerate(entries, start=1))
     if len(entries) > cap:
-        result.capped = len(entries) - cap
         numbered, newest = _keep_newest(numbered, cap)
         kept = f"kept the newest {cap}" if newest else f"kept the first {cap} (no dates)"
         result.notes.append(f"{len(entries)} entries, capped at {cap}; {kept}")

@@ -127,7 +127,8 @@ def import_(ctx: Context, file: str) -> None:
     kept = len(articles) - len(saved.new_ids) - updated
     out.print(f"imported {len(saved.new_ids)} new, {updated} updated"
               + (" (earlier text kept in article_versions)" if updated else "")
-              + "; ".join([f", {kept} already stored, {bad} bad lines", *stage_parts(stages)]))
+              + "; ".join([f", {kept} already stored, {plural(bad, 'bad line')}",
+                           *stage_parts(stages)]))
     if bad:
         sys.exit(1)
 
