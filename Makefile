@@ -25,6 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/mypy pipeline
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

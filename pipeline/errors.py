@@ -24,11 +24,7 @@ class InputError(SpaceWatchError):
 
 
 class LockedError(SpaceWatchError):
-    """Another daemon already holds the database lock."""
-
-    def __init__(self, message: str, pid: int | None = None) -> None:
-        super().__init__(message)
-        self.pid = pid
+    """Another daemon already holds the database lock (the message names its pid)."""
 
 
 class SeedError(ConfigError):

@@ -27,6 +27,7 @@ import trafilatura
 
 from .config import Settings
 from .fetch import Fetcher, FetchResult
+from .language import detect_language
 from .records import NO_PROGRESS, Page, PageCounts, Progress, iso, now_utc, parse_iso
 from .sanitize import clean_text
 from .store import Store
@@ -146,11 +147,15 @@ def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = No
     if not todo:
         return PageCounts()
     by_url: dict[str, list[int]] = {}
+    undecided: dict[str, tuple[str, str | None]] = {}  # url -> (title, hint)
     jobs = []
     for row in todo:
         if row["url"] not in by_url:
             jobs.append((row["url"], urlsplit(row["feed_url"]).hostname or ""))
         by_url.setdefault(row["url"], []).append(row["id"])
+        if row["language_source"] in (None, "hint", "default"):  # its summary could not tell
+            undecided.setdefault(row["url"], (row["title"],
+                                              row["feed_language"] or row["language"]))
     progress.stage("full text", len(jobs))
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings)
@@ -161,7 +166,11 @@ def run_full_text(store: Store, settings: Settings, fetcher: Fetcher | None = No
             fetcher.close()
     extracted = 0
     for url, page in pages.items():
-        store.save_page(page, by_url[url], iso(now_utc()))
+        language = None
+        if page.ok and url in undecided:
+            title, hint = undecided[url]
+            language = detect_language(f"{page.title or title}\n{page.text}", hint=hint)
+        store.save_page(page, by_url[url], iso(now_utc()), language=language)
         extracted += page.ok
         if not page.ok:
             log.info("full text for %s failed: %s", url, page.error)

@@ -94,7 +94,7 @@ def is_public_address(host: str) -> bool:
     except (socket.gaierror, UnicodeError, OSError):
         return True  # unresolvable: the request itself will fail with a clear reason
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])  # AF_INET(6): a str
         if not address.is_global:
             return False
     return True

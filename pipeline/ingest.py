@@ -36,8 +36,10 @@ from .entities import Analyzer, analysis_text, get_analyzer
 from .events import EventCounts
 from .extract import run_full_text
 from .fetch import Fetcher, FetchResult
+from .language import LanguageGuess, detect_language
 from .match import Matcher, build_matcher, matcher_version
 from .normalize import NotAFeed, ParsedFeed, parse_feed
+from .people import Person
 from .records import (
     CANCELLED,
     FAILED,
@@ -56,6 +58,7 @@ from .records import (
     iso,
     now_utc,
 )
+from .russian import get_lemmatizer
 from .seeds import PROBLEMS_META_KEY, load_seeds, problems_to_json
 from .store import Store
 
@@ -320,21 +323,31 @@ def run_entities(store: Store, analyzer: Analyzer, *,
     """NER on every article whose NLP version is missing or stale (the first of the two
     phases of :func:`analyse_pending`; matching follows once every article has its mentions).
 
-    Texts stream through one ``nlp.pipe`` call per chunk (so ``nlp_processes`` > 1 starts
-    its workers once, not per batch); results are written every ``BATCH`` articles, one
-    transaction per batch.
+    Each article goes to its stored language's analyzer (an article stored before languages
+    were gets one identified now). Texts stream through one ``nlp.pipe`` call per chunk (so
+    ``nlp_processes`` > 1 starts its workers once, not per batch); results are written every
+    ``BATCH`` articles, one transaction per batch. A Russian article's lemmas go into the
+    full-text index with its mentions. New people are linked across articles and scripts
+    through the people the store already knows (:mod:`pipeline.people`).
     """
     todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
     progress.stage("entities", len(todo))
     counts = _NerTally()
+    people = analyzer.people.copy()
+    people.add(Person(*known) for known in store.model_people())
     for start in range(0, len(todo), STREAM_CHUNK):
         chunk = todo[start:start + STREAM_CHUNK]
         texts = [analysis_text(r["title"], r["text"]) for r in chunk]
+        counts.languages = {r["id"]: detect_language(text, hint=r["language"])
+                            for r, text in zip(chunk, texts, strict=True)
+                            if r["language_source"] is None}
+        langs = [counts.language(r) for r in chunk]
         try:
-            stream = zip(chunk, texts, analyzer.analyze(texts), strict=True)
+            stream = zip(chunk, texts, analyzer.analyze(texts, langs, people), strict=True)
             pending: list[tuple[dict[str, Any], list[Mention]]] = []
-            for row, _text, mentions in stream:
+            for row, text, mentions in stream:
                 pending.append((row, mentions))
+                counts.texts[row["id"]] = text
                 if len(pending) == BATCH:
                     counts.save(store, analyzer, pending, progress)
                     pending = []
@@ -347,7 +360,9 @@ def run_entities(store: Store, analyzer: Analyzer, *,
                 if row["id"] not in rest_ids:
                     continue  # saved before the failure
                 try:
-                    counts.save(store, analyzer, [(row, analyzer.analyze_one(text))], progress)
+                    counts.texts[row["id"]] = text
+                    counts.save(store, analyzer, [(row, next(analyzer.analyze(
+                        [text], [counts.language(row)], people)))], progress)
                 except NER_ERRORS as one:
                     log.warning("NER failed on article %s: %s", row["id"], one)
                     store.record_nlp_failure(row["id"], f"{type(one).__name__}: {one}")
@@ -362,14 +377,30 @@ class _NerTally:
     analyzed: int = 0
     failed: int = 0
     mentions: int = 0
+    #: Languages identified in this chunk (articles stored without one), by article id.
+    languages: dict[int, LanguageGuess] = field(default_factory=dict)
+    #: The analysed text of each article not yet saved, by id.
+    texts: dict[int, str] = field(default_factory=dict)
+
+    def language(self, row: dict[str, Any]) -> str | None:
+        """The article's language: as stored, or identified for this run."""
+        guess = self.languages.get(row["id"])
+        return guess.code if guess is not None else row["language"]
 
     def save(self, store: Store, analyzer: Analyzer,
              items: list[tuple[dict[str, Any], list[Mention]]], progress: Progress) -> None:
-        """Write one batch: mentions and version stamps in one transaction."""
+        """Write one batch: mentions, version stamps and a Russian article's lemmas (for
+        full-text search) in one transaction."""
         if not items:
             return
+        lemmas = {row["id"]: get_lemmatizer().lemma_text(self.texts[row["id"]])
+                  for row, _m in items if self.language(row) == "ru"}
         store.save_mentions([(row["id"], mentions) for row, mentions in items],
-                            analyzer.version, iso(now_utc()))
+                            analyzer.version, iso(now_utc()), lemmas=lemmas,
+                            languages={row["id"]: self.languages[row["id"]] for row, _m in items
+                                       if row["id"] in self.languages})
+        for row, _m in items:
+            self.texts.pop(row["id"], None)
         self.analyzed += len(items)
         self.mentions += sum(len(m) for _r, m in items)
         progress.advance(len(items))
@@ -388,7 +419,7 @@ def run_matching(store: Store, matcher: Matcher, *,
         ids = todo[start:start + BATCH]
         mentions = store.mentions_for(ids)
         batch = [matcher.scores(row["id"], analysis_text(row["title"], row["text"]),
-                                mentions[row["id"]], row["nlp_version"])
+                                mentions[row["id"]], row["nlp_version"], row["language"])
                  for row in store.articles_by_id(ids)]
         counts.merge(store.record_scores(batch, matcher.scoring, iso(now_utc())))
         progress.advance(len(ids))

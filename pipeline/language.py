@@ -92,11 +92,11 @@ def detect_language(text: str, hint: str | None = None) -> LanguageGuess:
     if scripts.get("Kana") or script not in SCRIPT.values():
         return LanguageGuess(UNDETERMINED, scripts[script] / letters, "text")
     code, confidence, foreign = _score(sample, script)
-    hint_fits = hint is not None and SCRIPT[hint] == script
     if foreign:
         return LanguageGuess(UNDETERMINED, confidence, "text")
-    if hint_fits and (letters < SHORT_LETTERS or confidence < CONFIDENT):
-        return LanguageGuess(hint, confidence, "hint")  # type: ignore[arg-type]
+    short_or_unsure = letters < SHORT_LETTERS or confidence < CONFIDENT
+    if hint is not None and SCRIPT[hint] == script and short_or_unsure:
+        return LanguageGuess(hint, confidence, "hint")
     return LanguageGuess(code, confidence, "text")
 
 

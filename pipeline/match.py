@@ -33,6 +33,7 @@ from spacy.lang.ru.stop_words import STOP_WORDS as RU_STOP
 from .config import Config, Settings
 from .entities import analysis_text, get_analyzer
 from .events import ArticleScores, Scoring, SeedScore
+from .language import detect_language
 from .records import (
     Explanation,
     Mention,
@@ -44,10 +45,11 @@ from .records import (
     iso,
     now_utc,
 )
+from .russian import get_lemmatizer, is_cyrillic
 from .seeds import PROBLEMS_META_KEY, Seed, SeedSet, load_seeds, problems_to_json
 from .store import Store
 
-SCORER_VERSION = "2"  # 2: a phrase found in two spellings counts once (issue 11.15)
+SCORER_VERSION = "3"  # 3: Russian terms and phrases by lemma (issue 13)
 WEIGHTS = Weights(entities=0.5, lexical=0.3, phrases=0.2)
 #: How much one entity of each kind says about a story (one weight per kind of
 #: :data:`pipeline.records.ENTITY_KINDS`).
@@ -68,15 +70,42 @@ STOP = frozenset(EN_STOP) | frozenset(RU_STOP) | {"said", "says", "also", "would
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens of three letters or more, stop words removed."""
+    """Lower-cased word tokens of three letters or more, stop words removed; a Russian word
+    is its lemma («затопления» → «затопление»), so every case form is one term."""
     out = []
-    for raw in _WORD.findall(text.lower()):
-        word = raw.replace("\u2019", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
+    lemma = None
+    for raw in _WORD.findall(text):
+        if not raw.isascii() and is_cyrillic(raw):
+            lemma = lemma or get_lemmatizer().lemma
+            word = lemma(raw)
+        else:
+            word = raw.lower().replace("\u2019", "'")
+            if word.endswith("'s"):
+                word = word[:-2]
         if len(word) >= 3 and word not in STOP:
             out.append(word)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _lemma_words(text: str) -> tuple[str, ...]:
+    """Every word of ``text`` as its lemma (Russian) or lower-cased: the sequence a Russian
+    phrase is looked for in."""
+    return tuple(lemma for *_, lemma in get_lemmatizer().words(text))
+
+
+def _count_phrase(phrase: str, text: str) -> int:
+    """How often ``phrase`` occurs in ``text``: a Russian phrase in any case form (on the
+    words' lemmas: «затопления МКС» is «затопление МКС»), any other as written, give or take
+    case, spaces and hyphens."""
+    if not is_cyrillic(phrase):
+        return len(_phrase_pattern(phrase).findall(text))
+    key = _lemma_words(phrase)
+    words = _lemma_words(text)
+    size = len(key)
+    if not size:
+        return 0
+    return sum(1 for i in range(len(words) - size + 1) if words[i:i + size] == key)
 
 
 @dataclass
@@ -123,6 +152,9 @@ class Profile:
     entities: dict[str, tuple[float, str, str]]  # id -> (weight, name, kind)
     terms: dict[str, float]  # term -> L2-normalized tf-idf weight
     phrases: dict[str, float]  # phrase -> weight
+    #: The seed's language: an article in another meets its terms and phrases through the
+    #: names of the gazetteer entities it mentions (see :func:`bridge_text`).
+    language: str = "en"
 
     def summary(self, n: int = 8) -> dict[str, Any]:
         """Top entities, terms and phrases, for ``spacewatch seeds`` and the seeds table."""
@@ -166,13 +198,16 @@ def build_profile(seed: Seed, mentions: Sequence[Mention], background: Backgroun
     phrases = _merge_phrases(_auto_phrases(body, background), seed.phrase_boosts.items())
     version = f"{seed.digest}-s{SCORER_VERSION}"  # as in matcher_version
     return Profile(seed_id=seed.id, title=seed.title, version=version, entities=top,
-                   terms=terms, phrases=phrases)
+                   terms=terms, phrases=phrases, language=_language_of(body))
 
 
 def phrase_key(phrase: str) -> str:
     """What makes two phrases the same for matching: case, spaces and hyphens aside
     ("ISS extension" = "iss extension", "cross-flight" = "cross flight"), as
-    :func:`_phrase_pattern` finds them."""
+    :func:`_phrase_pattern` finds them; a Russian phrase by its lemmas («затопления МКС» =
+    «затопление МКС»)."""
+    if is_cyrillic(phrase):
+        return " ".join(_lemma_words(phrase))
     return " ".join(p for p in re.split(r"[\s\-]+", phrase.strip().lower()) if p)
 
 
@@ -210,9 +245,33 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"[\s\-]+".join(parts) + r"(?!\w)", re.I)
 
 
+@functools.lru_cache(maxsize=64)
+def _language_of(text: str) -> str:
+    return detect_language(text).code
+
+
+def bridge_text(mentions: Sequence[Mention]) -> str:
+    """The canonical names of the gazetteer entities ``mentions`` name, one per mention.
+
+    An article in another language than its seed shares none of the seed's words; the
+    gazetteer's names are the seed's language's words for what the article names («затопления
+    МКС» → "ISS deorbit", «Бакановым» → "Dmitry Bakanov"), so the lexical and phrase parts
+    read them with the article's own text. Model entities carry no translation and add nothing.
+    """
+    return "\n".join(m.name for m in mentions if m.origin == "gazetteer")
+
+
 def score(profile: Profile, text: str, mentions: Sequence[Mention],
-          background: Background, article_terms: Counter[str] | None = None) -> MatchResult:
-    """Score one article (its analyzed text and mentions) against one seed profile."""
+          background: Background, article_terms: Counter[str] | None = None,
+          language: str | None = None) -> MatchResult:
+    """Score one article (its analyzed text and mentions) against one seed profile.
+
+    ``language`` is the article's (identified from ``text`` when not given); in another
+    language than the seed's, :func:`bridge_text` is read with the text. ``article_terms``,
+    when given, are the terms of both."""
+    if (language or _language_of(text)) != profile.language:
+        bridge = bridge_text(mentions)
+        text = f"{text}\n{bridge}" if bridge else text
     # Entities: the share of the seed's entity weight the article names.
     art_counts = Counter(m.entity_id for m in mentions)
     total = sum(w for w, _n, _k in profile.entities.values()) or 1.0
@@ -237,7 +296,7 @@ def score(profile: Profile, text: str, mentions: Sequence[Mention],
     # Phrases.
     hits = []
     for phrase, weight in sorted(profile.phrases.items()):
-        count = len(_phrase_pattern(phrase).findall(text))
+        count = _count_phrase(phrase, text)
         if count:
             hits.append(PhraseHit(phrase=phrase, weight=weight, count=count))
     phrase_part = min(1.0, sum(h.weight for h in hits) / PHRASE_SATURATION)
@@ -272,7 +331,7 @@ def evidence(profile: Profile, mentions: Sequence[Mention], text: str,
             order.setdefault(m.sentence, m.start)
     for sentence in list(by_sentence):
         for phrase, weight in profile.phrases.items():
-            if _phrase_pattern(phrase).search(sentence):
+            if _count_phrase(phrase, sentence):
                 by_sentence[sentence] += weight
     ranked = sorted(by_sentence, key=lambda s: (-by_sentence[s], order[s]))
     if not ranked:  # no entity evidence: fall back to the first sentence of the text
@@ -313,14 +372,25 @@ class Matcher:
         return Scoring(threshold=self.threshold, scorer_version=SCORER_VERSION,
                        corpus_version=self.background.n_docs, match_version=self.version)
 
-    def results(self, text: str, mentions: Sequence[Mention]) -> list[MatchResult]:
-        """The text's score against every seed, in seed order."""
-        terms = Counter(tokens(text))
-        return [score(profile, text, mentions, self.background, terms)
-                for profile in self.profiles]
+    def results(self, text: str, mentions: Sequence[Mention],
+                language: str | None = None) -> list[MatchResult]:
+        """The text's score against every seed, in seed order (``language``: the text's,
+        identified when not given)."""
+        language = language or _language_of(text)
+        own = Counter(tokens(text))
+        bridged: Counter[str] | None = None
+        out = []
+        for profile in self.profiles:
+            terms = own
+            if language != profile.language:
+                bridged = bridged if bridged is not None else \
+                    own + Counter(tokens(bridge_text(mentions)))
+                terms = bridged
+            out.append(score(profile, text, mentions, self.background, terms, language))
+        return out
 
     def scores(self, article_id: int, text: str, mentions: Sequence[Mention],
-               nlp_version: str) -> ArticleScores:
+               nlp_version: str, language: str | None = None) -> ArticleScores:
         """One article's scores against every seed, ready for :meth:`Store.record_scores`
         (which decides, by the event log's rule, what they change)."""
         versions = {p.seed_id: p.version for p in self.profiles}
@@ -329,7 +399,7 @@ class Matcher:
             scores=tuple(SeedScore(seed_id=r.seed_id, score=r.score,
                                    explanation=r.explanation.to_json(),
                                    seed_version=versions[r.seed_id])
-                         for r in self.results(text, mentions)))
+                         for r in self.results(text, mentions, language)))
 
 
 def matcher_version(seeds: Sequence[Seed], settings: Settings) -> str:
@@ -376,8 +446,10 @@ def build_matcher(store: Store | None, config: Config, *, record: bool = True,
                    threshold=settings.match_threshold, version=version, seed_set=seed_set)
 
 
-def score_text(matcher: Matcher, text: str, mentions: list[Mention]) -> list[dict[str, Any]]:
+def score_text(matcher: Matcher, text: str, mentions: list[Mention],
+               language: str | None = None) -> list[dict[str, Any]]:
     """Seed scores for an unstored text (``spacewatch analyze``'s JSON), best first."""
-    results = sorted(matcher.results(text, mentions), key=lambda r: (-r.score, r.seed_id))
+    results = sorted(matcher.results(text, mentions, language),
+                     key=lambda r: (-r.score, r.seed_id))
     return [{"seed": r.seed_id, "score": r.score, "match": r.score >= matcher.threshold}
             for r in results]

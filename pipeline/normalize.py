@@ -18,8 +18,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
+from feedparser import FeedParserDict
 
 from .config import Settings
+from .language import LanguageGuess, detect_language
 from .records import Article, iso, parse_iso
 from .sanitize import canonical_url, clean_text
 
@@ -68,7 +70,7 @@ class _TextExtractor(HTMLParser):
         self.parts: list[str] = []
         self._skip = 0
 
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skip += 1
         elif tag in _BLOCK_TAGS:
@@ -197,7 +199,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str, fetched_at: datetime
     return result
 
 
-def _entry_time(entry: Any) -> float | None:
+def _entry_time(entry: FeedParserDict) -> float | None:
     """The entry's own date as a timestamp (published, else updated, else created)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -209,8 +211,8 @@ def _entry_time(entry: Any) -> float | None:
     return None
 
 
-def _keep_newest(numbered: list[tuple[int, Any]], cap: int) -> tuple[list[tuple[int, Any]],
-                                                                     bool]:
+def _keep_newest(numbered: list[tuple[int, FeedParserDict]], cap: int
+                 ) -> tuple[list[tuple[int, FeedParserDict]], bool]:
     """The ``cap`` newest of the numbered entries, in document order, and whether dates
     decided it.
 
@@ -236,7 +238,7 @@ def _keep_newest(numbered: list[tuple[int, Any]], cap: int) -> tuple[list[tuple[
     return [numbered[i] for i in sorted(order[:cap])], True
 
 
-def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
+def normalize_entry(entry: FeedParserDict, *, fetched_at: datetime, settings: Settings,
                     language: str | None = None) -> Article | None:
     """One feedparser entry -> :class:`Article`, or None if it has nothing to identify it.
 
@@ -256,13 +258,17 @@ def normalize_entry(entry: Any, *, fetched_at: datetime, settings: Settings,
         guid = link or f"sha:{digest}"
     published, estimated, date_note = _published(entry, fetched_at)
     author = html_to_text(entry.get("author"))[:200] or None
+    # The entry's (else the feed's) declared language is only a hint: a Russian item in an
+    # English feed is Russian.
+    guess = detect_language(f"{title}\n{summary}",
+                            hint=_language(entry.get("language")) or language)
     return Article(guid=guid, url=link, title=title, summary=summary, published_at=published,
-                   published_estimated=estimated, author=author,
-                   language=_language(entry.get("language")) or language, content_hash=digest,
-                   date_note=date_note)
+                   published_estimated=estimated, author=author, language=guess.code,
+                   language_confidence=round(guess.confidence, 4),
+                   language_source=guess.source, content_hash=digest, date_note=date_note)
 
 
-def _summary(entry: Any) -> str:
+def _summary(entry: FeedParserDict) -> str:
     candidates = []
     if entry.get("summary"):
         candidates.append(entry["summary"])
@@ -273,7 +279,7 @@ def _summary(entry: Any) -> str:
     return max(texts, key=len) if texts else ""
 
 
-def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool, str | None]:
+def _published(entry: FeedParserDict, fetched_at: datetime) -> tuple[str, bool, str | None]:
     """(published_at, estimated, why the fetch time was used despite a date in the entry)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
@@ -293,16 +299,21 @@ def _published(entry: Any, fetched_at: datetime) -> tuple[str, bool, str | None]
     return iso(fetched_at), True, None
 
 
-def _quoted(value: Any) -> str:
+def _quoted(value: object) -> str:
     """A source's value, short and inert, for a note: ``'yesterday-ish'``."""
     text = " ".join(clean_text(str(value)).split())
     return repr(text if len(text) <= 60 else text[:59] + "…")
 
 
-def _language(value: Any) -> str | None:
+def given_language(value: object) -> str | None:
+    """A language as a source declares it ("ru-RU", "en_US", "RU"), as an ISO code ("ru");
+    None when there is none."""
     if not value or not isinstance(value, str):
         return None
     return value.strip().lower().split("-")[0].split("_")[0][:8] or None
+
+
+_language = given_language
 
 
 def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> Article | None:
@@ -330,7 +341,10 @@ def import_record(record: dict[str, Any], now: datetime, settings: Settings) -> 
                 published, estimated = iso(when), False
             else:
                 note = f"published {_quoted(raw)} is in the future; using the import time"
+    given = _language(record.get("language"))  # the record's own language wins
+    guess = LanguageGuess(given, 1.0, "given") if given else \
+        detect_language(f"{title}\n{text}")
     return Article(guid=guid, url=url, title=title, summary=text,
                    published_at=published, published_estimated=estimated,
-                   language=_language(record.get("language")), content_hash=digest,
-                   date_note=note)
+                   language=guess.code, language_confidence=round(guess.confidence, 4),
+                   language_source=guess.source, content_hash=digest, date_note=note)

@@ -169,7 +169,7 @@ def read_opml(data: bytes, source: str = "OPML") -> OpmlFile:
     return OpmlFile(subscriptions=tuple(subscriptions), skipped=tuple(skipped), folders=folders)
 
 
-def _local(tag: Any) -> str:
+def _local(tag: object) -> str:
     """An element's name without its namespace (``{ns}outline`` -> ``outline``)."""
     return str(tag).rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
 
@@ -450,5 +450,6 @@ def write_opml(feeds: Sequence[Feed], *, title: str = "SpaceWatch feeds",
             attrs["category"] = ",".join(f"/{tag}" for tag in feed.tags)
         ET.SubElement(parent, "outline", attrs)
     ET.indent(opml, space="  ")
-    return ET.tostring(opml, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QueryCancelled, QueryError, QueryTimeLimit, SpaceWatchError, StoreError
+from .russian import get_lemmatizer, is_cyrillic
 from .store import damaged_db_message, is_damaged, open_readonly
 
 #: Like Datasette's ``sql_time_limit_ms``: ``spacewatch query`` stops a statement after this
@@ -180,12 +181,6 @@ def _connect(path: str | Path) -> tuple[sqlite3.Connection, _Guard]:
     guard = _Guard()
     conn.set_authorizer(guard)
     return conn, guard
-
-
-def connect_readonly(path: str | Path) -> sqlite3.Connection:
-    """A connection that cannot change the database or create files (on a read-only file
-    system too: see :func:`pipeline.store.readonly_uri`)."""
-    return _connect(path)[0]
 
 
 class _Budget:
@@ -352,11 +347,23 @@ HIT_START, HIT_END = "\x02", "\x03"
 def fts_query(terms: str) -> str:
     """Words as typed, made safe for FTS5 MATCH: each whitespace-separated term becomes a
     quoted string (``"`` doubled), so ``cross-flight`` is the phrase "cross flight" rather
-    than FTS5's syntax for "cross, but not the column flight"; the terms must all occur."""
+    than FTS5's syntax for "cross, but not the column flight"; the terms must all occur.
+    A query with Russian words also looks for their lemmas in the ``lemmas`` column."""
     words = terms.split()
     if not words:
         raise QueryError("nothing to search for (give one or more words)")
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    query = " ".join(_quoted(word) for word in words)
+    if not any(is_cyrillic(word) for word in words):
+        return query
+    # Russian words also as lemmas, in the column of a Russian article's lemmas: «Роскосмоса»
+    # finds «Роскосмос», «Роскосмосу»... (every word must still occur, in one form or another).
+    lemma_text = get_lemmatizer().lemma_text
+    lemmas = " ".join(_quoted(lemma_text(word) or word) for word in words)
+    return f"({query}) OR (lemmas : ({lemmas}))"
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
 
 
 SEARCH_SQL = f"""

@@ -102,7 +102,11 @@ class Article:
     published_at: str
     published_estimated: bool
     author: str | None = None
+    #: ISO 639-1 code from :mod:`pipeline.language` (``und``: none the beat analyses).
     language: str | None = None
+    language_confidence: float | None = None
+    #: What decided ``language``: text, hint (the feed's), default, or given (an import's).
+    language_source: str | None = None
     content_hash: str = ""
     #: Why ``published_at`` is the fetch time although the source gave a date (unparseable,
     #: in the future); None when the date was used or there was none.

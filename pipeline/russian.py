@@ -23,17 +23,20 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     from pymorphy3 import MorphAnalyzer
+    from pymorphy3.analyzer import Parse
 
 LABELS = ("PER", "ORG", "LOC")
 NER_MODEL = "data/model/slovnet_ner_news_v1.tar"
 EMBEDDING = "data/emb/navec_news_v1_1B_250K_300d_100q.tar"
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+#: A word for :meth:`Lemmatizer.words`: letters and digits, inner hyphens and apostrophes.
+_WORD = re.compile(r"[^\W_](?:[\w'\u2019-]*[^\W_])?")
 _NAME_TAGS = frozenset({"Name", "Surn", "Patr"})
 _CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
 #: Case endings of Russian surnames the dictionary does not know, by gender: (ending, nominative).
@@ -80,8 +83,8 @@ class RussianNER:
     def __init__(self, batch_size: int = 8) -> None:
         """Load the embeddings, the NER model and the Russian dictionary from installed wheels."""
         try:
+            import pymorphy3  # noqa: F401  (checked here, so a missing one is one clear error)
             from navec import Navec
-            from pymorphy3 import MorphAnalyzer
             from razdel import sentenize, tokenize
             from slovnet import NER
         except ImportError as exc:
@@ -89,12 +92,17 @@ class RussianNER:
                               "(pip install natasha pymorphy3 pymorphy3-dicts-ru)") from exc
         data = _natasha_dir()
         navec = Navec.load(str(data / EMBEDDING))
-        self._ner: Any = NER.load(str(data / NER_MODEL), batch_size=batch_size).navec(navec)
+        self._ner = NER.load(str(data / NER_MODEL), batch_size=batch_size).navec(navec)
         self._sentenize = sentenize
         self._tokenize = tokenize
-        self.morph: MorphAnalyzer = MorphAnalyzer(lang="ru")
-        #: Parses are immutable, and news repeats its names: cache them per analyzer.
-        self._parse = functools.lru_cache(maxsize=100_000)(self.morph.parse)
+        lemmatizer = get_lemmatizer()
+        self.morph: MorphAnalyzer = lemmatizer.morph
+        self._parse = lemmatizer.parse
+        self._lemma = lemmatizer.lemma
+
+    def sentences(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each sentence of ``text`` (razdel's sentence splitter)."""
+        return [(s.start, s.stop) for s in self._sentenize(text) if s.text.strip()]
 
     def analyze(self, text: str) -> list[RuSpan]:
         """Persons, organizations and places in ``text``, each with its nominative form."""
@@ -139,22 +147,6 @@ class RussianNER:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _lemma(self, word: str) -> str:
-        if not _CYRILLIC.search(word):
-            return word.casefold()
-        parses = self._parse(word)
-        if word[0].isupper():
-            for tags in ({"Surn"}, {"Name", "Patr"}, {"Orgn", "Geox", "Abbr"}):
-                proper = [p for p in parses if p.tag.grammemes & tags]
-                proper.sort(key=lambda p: "Fixd" in p.tag.grammemes)  # «Анне» is «Анна»
-                if proper:
-                    return _plain(proper[0].normal_form)
-            if "-" in word or not self.morph.word_is_known(word):
-                surname = _surname_lemma(word.lower())
-                if surname:
-                    return _plain(surname)
-        return _plain(parses[0].normal_form)
-
     def _person(self, words: list[tuple[int, int, str]], surface: str) -> str:
         """Each name part put in the nominative, gender and case agreed across the parts.
 
@@ -175,7 +167,7 @@ class RussianNER:
             out = out[:start] + _recase(nominative, word) + out[end:]
         return out
 
-    def _name_nominative(self, word: str, names: list[Any], gender: str,
+    def _name_nominative(self, word: str, names: list[Parse], gender: str,
                          case: str | None) -> str:
         fitting = sorted((p for p in names if _fits(p, gender, case)),
                          key=lambda p: ("Fixd" in p.tag.grammemes, -p.score))
@@ -205,7 +197,7 @@ class RussianNER:
         («РКК Энергия») stay as written.
         """
         depth = 0
-        adjectives: list[tuple[int, int, str, Any]] = []
+        adjectives: list[tuple[int, int, str, Parse]] = []
         for start, end, word in words:
             if word in "«„\"“":
                 depth += 1
@@ -239,7 +231,8 @@ class RussianNER:
             return out
         return surface
 
-    def _best_noun(self, word: str, adjectives: list[tuple[int, int, str, Any]]) -> Any:
+    def _best_noun(self, word: str, adjectives: list[tuple[int, int, str, Parse]]
+                   ) -> Parse | None:
         """The noun reading of the head, in the case of the adjectives before it if any."""
         nouns = [p for p in self._parse(word) if p.tag.POS == "NOUN"]
         if adjectives:
@@ -251,7 +244,84 @@ class RussianNER:
         return nouns[0] if nouns else None
 
 
-def _agreement(options: list[list[Any]]) -> tuple[str | None, str | None]:
+class Lemmatizer:
+    """pymorphy3 alone (no NER models): the lemma of a word, as :meth:`RussianNER.lemmas`
+    gives it. Loading takes a fraction of a second and about 25 MB; share one per process
+    (:func:`get_lemmatizer`)."""
+
+    def __init__(self) -> None:
+        """Load the Russian dictionary from the installed ``pymorphy3-dicts-ru`` wheel."""
+        try:
+            from pymorphy3 import MorphAnalyzer
+        except ImportError as exc:
+            raise ConfigError(f"Russian lemmas need the {exc.name} package "
+                              "(pip install pymorphy3 pymorphy3-dicts-ru)") from exc
+        self.morph: MorphAnalyzer = MorphAnalyzer(lang="ru")
+        #: Parses are immutable, and news repeats its names: cache them per process.
+        self.parse = functools.lru_cache(maxsize=100_000)(self.morph.parse)
+        self._lemmas = functools.lru_cache(maxsize=200_000)(self._lemma)
+
+    def lemma(self, word: str) -> str:
+        """The lemma of one word (lower case, ё written е); a non-Cyrillic word case-folded."""
+        return self._lemmas(word)
+
+    def words(self, text: str) -> list[tuple[int, int, str, str]]:
+        """(start, end, surface, lemma) of the words of ``text`` (a regular expression
+        splits them: no razdel needed), for search and matching."""
+        return [(m.start(), m.end(), m.group(0), self.lemma(m.group(0)))
+                for m in _WORD.finditer(text)]
+
+    def lemma_text(self, text: str) -> str:
+        """Every word of ``text`` replaced by its lemma, joined by spaces: what the full-text
+        index stores for a Russian article, so one query finds every case form."""
+        return " ".join(lemma for *_, lemma in self.words(text))
+
+    def _lemma(self, word: str) -> str:
+        if not _CYRILLIC.search(word):
+            return word.casefold()
+        parses = self.parse(word)
+        if word[0].isupper():
+            if not self.morph.word_is_known(word):
+                # A surname the dictionary does not know: its own rules first («Зимогоров» is
+                # not the plural of a name «Зимогор»).
+                surname = _surname_lemma(word.lower())
+                if surname:
+                    return _plain(surname)
+            for tags in ({"Surn"}, {"Name", "Patr"}, {"Orgn", "Geox", "Abbr"}):
+                proper = [p for p in parses if p.tag.grammemes & tags]
+                proper.sort(key=lambda p: "Fixd" in p.tag.grammemes)  # «Анне» is «Анна»
+                if proper:
+                    return _plain(proper[0].normal_form)
+            if "-" in word or not self.morph.word_is_known(word):
+                surname = _surname_lemma(word.lower())
+                if surname:
+                    return _plain(surname)
+        return _plain(parses[0].normal_form)
+
+
+@functools.cache
+def get_lemmatizer() -> Lemmatizer:
+    """The process's :class:`Lemmatizer`, loaded on first use."""
+    return Lemmatizer()
+
+
+def dictionary_version() -> str:
+    """The installed Russian dictionary's version: lemma keys depend on it (it is part of the
+    NLP version), "none" when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pymorphy3-dicts-ru")
+    except PackageNotFoundError:
+        return "none"
+
+
+def is_cyrillic(text: str) -> bool:
+    """Whether ``text`` has a Cyrillic letter."""
+    return _CYRILLIC.search(text) is not None
+
+
+def _agreement(options: list[list[Parse]]) -> tuple[str | None, str | None]:
     """The (gender, case) reading that the given parses support best, by parse score."""
     best: tuple[str | None, str | None] = (None, None)
     best_score = 0.0
@@ -280,7 +350,7 @@ def _surname_lemma(word: str) -> str | None:
     return None
 
 
-def _fits(parse: Any, gender: str, case: str | None) -> bool:
+def _fits(parse: Parse, gender: str, case: str | None) -> bool:
     grammemes = parse.tag.grammemes
     if "plur" in grammemes:
         return False
@@ -354,10 +424,14 @@ def translit_ru_en(name: str) -> tuple[str, ...]:
     """
     out: list[str] = []
     for style in STYLES:
-        spelled = re.sub(r"[А-Яа-яЁё]+", lambda m, s=style: _word(m.group(0), s), name)
+        spelled = re.sub(r"[А-Яа-яЁё]+", functools.partial(_spelled_match, style), name)
         if spelled not in out:
             out.append(spelled)
     return tuple(out)
+
+
+def _spelled_match(style: str, match: re.Match[str]) -> str:
+    return _word(match.group(0), style)
 
 
 def _word(word: str, style: str) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from .errors import SeedError
 from .records import slug
@@ -198,7 +198,7 @@ def load_seed(path: Path, entity_ids: Collection[str] | None = None) -> Seed:
 def _front_matter(raw: str, path: Path) -> tuple[dict[str, Any], str]:
     """The YAML front matter (a mapping; none is ``{}``) and the text after it. Unlike
     ``frontmatter.loads``, a front matter that is not a mapping is an error, not ignored."""
-    handler = frontmatter.YAMLHandler()
+    handler = YAMLHandler()
     text = raw.strip()
     if not handler.detect(text):
         return {}, text

@@ -29,10 +29,13 @@ from itertools import islice
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
+
+if TYPE_CHECKING:  # ForkContext does not exist on Windows, where nothing forks
+    from multiprocessing.context import ForkContext
 
 PR_SET_PDEATHSIG = 1
 #: Seconds a worker gets to exit after its last batch, then after SIGTERM.
@@ -83,7 +86,7 @@ def pipe(nlp: Language, texts: Iterable[str], *, n_process: int,
 class _Worker:
     """One forked worker process with its inbox (texts) and its outbox (parsed docs)."""
 
-    def __init__(self, ctx: Any, nlp: Language) -> None:
+    def __init__(self, ctx: ForkContext, nlp: Language) -> None:
         self.inbox: Queue[list[str] | None] = ctx.Queue()
         self.inbox.cancel_join_thread()  # never hang at exit on a batch nobody will read
         self.outbox, self._sender = ctx.Pipe(duplex=False)

@@ -40,7 +40,9 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     """
 
     from ..entities import analysis_text, get_analyzer
+    from ..language import detect_language
     from ..match import build_matcher, score_text
+    from ..normalize import given_language
 
     settings = ctx.settings()
     check_nlp_model(settings)
@@ -67,20 +69,24 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
             bad += 1
             err.print(f"line {number}: {error}")
     texts = [analysis_text(str(r.get("title") or ""), r["text"]) for _n, r in good]
+    # A record's own "language" wins; otherwise each text's is identified.
+    languages = [given_language(r.get("language")) or detect_language(text).code
+                 for (_n, r), text in zip(good, texts, strict=True)]
     limit = settings.nlp_max_chars
     for (number, _record), text in zip(good, texts, strict=True):
         if len(text) > limit:
             where = "input" if jsonl is None else f"line {number}"
             err.print(f"{where}: only the first {limit:,} of {len(text):,} characters were "
                       "analysed (settings.nlp_max_chars)")
-    for (_number, record), text, mentions in zip(good, texts, analyzer.analyze(texts),
-                                                strict=True):
+    for (_number, record), text, language, mentions in zip(
+            good, texts, languages, analyzer.analyze(texts, languages), strict=True):
         result = {
             "id": record.get("id"),
+            "language": language,
             "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
                           "surface": m.surface, "start": m.start, "end": m.end,
                           "role": m.role} for m in mentions],
-            "matches": score_text(matcher, text, mentions),
+            "matches": score_text(matcher, text, mentions, language),
         }
         click.echo(json.dumps(result, ensure_ascii=False))
     if bad:

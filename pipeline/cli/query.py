@@ -11,21 +11,23 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import RenderableType
 from rich.text import Text
 
 from ..errors import InputError, QueryCancelled, QueryTimeLimit, SpaceWatchError
 from ..query import DEFAULT_TIME_LIMIT_MS, HIT_END, HIT_START, open_query, search_articles
+from ..records import plural
 from ..serve import check_port, datasette_command, run_child, write_datasette_files
 from ..store import readonly_uri
 from .context import Context, err, out, pass_ctx
-from .render import cell, new_table, plural
+from .render import cell, new_table
 
 #: Rows a table shows unless --limit says otherwise (CSV and JSON show all).
 TABLE_LIMIT = 1000
@@ -93,7 +95,9 @@ def _json_value(value: object) -> object:
 
 
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
-               limit: int | None, cells: Any = None) -> tuple[int, bool]:
+               limit: int | None,
+               cells: Callable[[Sequence[Any]], Sequence[RenderableType]] | None = None,
+               ) -> tuple[int, bool]:
     """Rows as a table, CSV or JSON; at most ``limit`` (None: all), with a note on stderr
     when rows were cut. Returns how many rows were printed and whether some were cut.
 
@@ -200,7 +204,8 @@ def search(ctx: Context, terms: tuple[str, ...], raw: bool, limit: int, fmt: str
     """Full-text search of the stored articles (title, summary, text), newest first.
 
     Each word is searched as typed: cross-flight finds "cross-flight" (and "cross flight"),
-    and every word must occur. Porter stemming: deorbit also finds deorbiting.
+    and every word must occur. Porter stemming: deorbit also finds deorbiting. A Russian
+    word finds every case form of it (Роскосмоса also finds Роскосмос, Роскосмосу).
     """
 
     with ctrl_c_stops_the_query() as cancel:

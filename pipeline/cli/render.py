@@ -28,6 +28,7 @@ from rich.text import Text
 from ..events import TOLERANCE, EventCounts
 from ..ingest import PassReport, StageReport
 from ..records import SKIPPED, FeedReport, Progress, parse_iso, plural
+from ..store.deliveries import Delivery
 from .context import err, out
 
 
@@ -75,7 +76,7 @@ def print_pass(report: PassReport) -> None:
     out.print(pass_summary(report))
 
 
-def delivery_text(delivery: Any, now: Any) -> Text:
+def delivery_text(delivery: Delivery, now: datetime) -> Text:
     """The last attempt to e-mail a digest (a ``Delivery``): its day, recipients, time and
     result; a failed one says how to resend it. Stored text is never read as markup."""
     head = f"last digest e-mail: {delivery.day} to {delivery.recipients}: "

@@ -112,10 +112,10 @@ def _print_plan(plan: ImportPlan) -> None:
     for item in plan.conflicts:
         err.print(Text.assemble(("conflict:", "yellow"), f" {item.subscription.name!r} "
                                 f"{item.subscription.url}: {item.reason}"))
-    for line in plan.merged:
-        out.print(Text.assemble(("merged: ", "dim"), line))
-    for line in plan.skipped:
-        err.print(Text.assemble(("skipped:", "yellow"), f" {line}"))
+    for merged in plan.merged:
+        out.print(Text.assemble(("merged: ", "dim"), merged))
+    for skipped in plan.skipped:
+        err.print(Text.assemble(("skipped:", "yellow"), f" {skipped}"))
 
 
 def _tally(plan: ImportPlan) -> str:

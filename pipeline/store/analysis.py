@@ -3,13 +3,14 @@ event log (matching). Each write is one transaction the method owns."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import events
 from ..events import ArticleScores, Current, EventCounts, Scoring, decide
+from ..language import LanguageGuess
 from ..records import Explanation, Mention
 from .base import StoreBase
 
@@ -41,7 +42,7 @@ class AnalysisTables(StoreBase):
                              limit: int | None = None) -> list[dict[str, Any]]:
         """Articles never processed, or processed by another NLP version (oldest first);
         those that failed ``max_attempts`` times are left for a person to look at."""
-        sql = ("SELECT id, title, text, language FROM articles "
+        sql = ("SELECT id, title, text, language, language_source FROM articles "
                "WHERE (nlp_version IS NULL OR nlp_version != ?) AND nlp_attempts < ? "
                "AND (page_status IS NULL OR page_status != 'pending') ORDER BY id")
         if limit:
@@ -49,12 +50,27 @@ class AnalysisTables(StoreBase):
         return self.rows(sql, [version, max_attempts])
 
     def save_mentions(self, results: Sequence[tuple[int, list[Mention]]], version: str,
-                      now: str) -> None:
+                      now: str, *, lemmas: Mapping[int, str] | None = None,
+                      languages: Mapping[int, LanguageGuess] | None = None) -> None:
         """Replace the mentions of each article and stamp its NLP version, in one transaction
         (an article never has half its mentions). The articles become stale for matching,
-        which runs once every pending article has its mentions (see ``pipeline.ingest``)."""
+        which runs once every pending article has its mentions (see ``pipeline.ingest``).
+
+        ``lemmas``: the lemma text the full-text index holds for each article (given, every
+        article of ``results`` gets its own, empty when not Russian); ``languages``: a
+        language identified at this analysis (articles stored before languages were)."""
         with self.transaction() as conn:
             for article_id, mentions in results:
+                if lemmas is not None:
+                    conn.execute("UPDATE articles SET lemmas = ? WHERE id = ? AND lemmas != ?",
+                                 (lemmas.get(article_id, ""), article_id,
+                                  lemmas.get(article_id, "")))
+                if languages and article_id in languages:
+                    guess = languages[article_id]
+                    conn.execute("UPDATE articles SET language = ?, language_confidence = ?, "
+                                 "language_source = ? WHERE id = ?",
+                                 (guess.code, round(guess.confidence, 4), guess.source,
+                                  article_id))
                 conn.execute("DELETE FROM mentions WHERE article_id = ?", (article_id,))
                 for m in mentions:
                     conn.execute(
@@ -72,6 +88,13 @@ class AnalysisTables(StoreBase):
                         (article_id, m.entity_id, m.surface, m.start, m.end, m.sentence, m.role))
                 conn.execute("UPDATE articles SET nlp_version = ?, nlp_at = ?, nlp_error = NULL, "
                              "match_version = NULL WHERE id = ?", (version, now, article_id))
+
+    def model_people(self) -> list[tuple[str, str, str]]:
+        """(id, name, kind) of every person the model found (not from the gazetteer): the
+        names a new spelling of them is linked by."""
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(
+            "SELECT id, name, kind FROM entities WHERE origin = 'model' AND id LIKE 'person:%' "
+            "ORDER BY first_seen_at, id")]
 
     def reset_nlp(self) -> None:
         """Mark every article stale for the NLP stage (``reprocess --all``)."""
@@ -190,7 +213,8 @@ class AnalysisTables(StoreBase):
 
     def latest_event_published(self) -> str | None:
         """Publication time of the newest matched article (None with an empty log)."""
-        return self.scalar("SELECT max(published_at) FROM event_log")
+        published: str | None = self.scalar("SELECT max(published_at) FROM event_log")
+        return published
 
     def articles_needing_match(self, version: str, limit: int | None = None) -> list[int]:
         """Processed articles whose matches were computed with other seeds or scorer."""
@@ -202,7 +226,7 @@ class AnalysisTables(StoreBase):
 
     def articles_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(ids))
-        return self.rows(f"SELECT id, title, text, nlp_version FROM articles "
+        return self.rows(f"SELECT id, title, text, nlp_version, language FROM articles "
                          f"WHERE id IN ({marks}) ORDER BY id", list(ids))
 
     def mentions_for(self, ids: Sequence[int]) -> dict[int, list[Mention]]:

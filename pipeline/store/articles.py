@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..language import LanguageGuess
 from ..records import Article, Page
 from .base import StoreBase
 
@@ -33,17 +34,21 @@ class ArticleTables(StoreBase):
         """Articles whose page is wanted: pending, or failed with attempts left. Each row
         carries the URL of the feed that brought it (its host may be fetched)."""
         return self.rows(
-            "SELECT a.id, a.url, a.page_status, coalesce(f.url, '') AS feed_url "
+            "SELECT a.id, a.url, a.page_status, coalesce(f.url, '') AS feed_url, a.title, "
+            "a.language, a.language_source, f.language AS feed_language "
             "FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id "
             "WHERE a.url IS NOT NULL AND (a.page_status = 'pending' OR "
             "(a.page_status = 'failed' AND a.page_attempts < ?)) ORDER BY a.id",
             [max_attempts])
 
-    def save_page(self, page: Page, article_ids: Sequence[int], now: str) -> None:
+    def save_page(self, page: Page, article_ids: Sequence[int], now: str,
+                  language: LanguageGuess | None = None) -> None:
         """Record a fetched page and apply it to its articles, in one transaction.
 
         Text from the page replaces the summary-based text; title, author and date fill in
-        only what the feed lacked. The later stages are made stale so they run again.
+        only what the feed lacked. ``language``, identified on the page's text, replaces the
+        language of those articles whose own text was too short to tell (source ``hint`` or
+        ``default``, or none recorded). The later stages are made stale so they run again.
         """
         marks = ",".join("?" * len(article_ids))
         with self.transaction() as conn:
@@ -69,6 +74,13 @@ class ArticleTables(StoreBase):
                     f"nlp_version = NULL, match_version = NULL WHERE id IN ({marks})",
                     (page.text, now, page.title, page.title, page.author, page.published_at,
                      page.published_at, page.published_at, *article_ids))
+                if language is not None:
+                    conn.execute(
+                        "UPDATE articles SET language = ?, language_confidence = ?, "
+                        "language_source = ? WHERE (language_source IS NULL OR "
+                        f"language_source IN ('hint', 'default')) AND id IN ({marks})",
+                        (language.code, round(language.confidence, 4), language.source,
+                         *article_ids))
             else:
                 conn.execute(
                     "UPDATE articles SET page_attempts = page_attempts + 1, page_error = ?, "
@@ -87,11 +99,12 @@ def save_articles_in(conn: sqlite3.Connection, feed_id: int | None,
         if article_id is None:
             cur = conn.execute(
                 "INSERT INTO articles (feed_id, url, guid, title, summary, text, "
-                "text_source, author, language, published_at, published_estimated, "
-                "fetched_at, content_hash, source) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, ?, ?, ?, ?, ?, ?)",
+                "text_source, author, language, language_confidence, language_source, "
+                "published_at, published_estimated, fetched_at, content_hash, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'feed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (feed_id, art.url, art.guid, art.title, art.summary, art.summary,
-                 art.author, art.language, art.published_at, int(art.published_estimated),
+                 art.author, art.language, art.language_confidence, art.language_source,
+                 art.published_at, int(art.published_estimated),
                  fetched_at, art.content_hash, source))
             article_id = int(cur.lastrowid or 0)
             result.new_ids.append(article_id)
@@ -112,9 +125,16 @@ def save_articles_in(conn: sqlite3.Connection, feed_id: int | None,
                 conn.execute(
                     "UPDATE articles SET title = ?, summary = ?, content_hash = ?, "
                     "text = CASE WHEN text_source = 'feed' THEN ? ELSE text END, "
+                    # a page's text decided the language: it still does
+                    "language = CASE WHEN text_source = 'feed' THEN ? ELSE language END, "
+                    "language_confidence = CASE WHEN text_source = 'feed' THEN ? "
+                    "ELSE language_confidence END, "
+                    "language_source = CASE WHEN text_source = 'feed' THEN ? "
+                    "ELSE language_source END, "
                     "updated_at = ?, nlp_version = NULL, match_version = NULL "
                     "WHERE id = ?",
-                    (art.title, art.summary, art.content_hash, art.summary, fetched_at,
+                    (art.title, art.summary, art.content_hash, art.summary, art.language,
+                     art.language_confidence, art.language_source, fetched_at,
                      article_id))
                 result.updated_ids.append(article_id)
         _link_source(conn, article_id, feed_id, art, fetched_at)

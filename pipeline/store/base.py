@@ -207,14 +207,15 @@ class StoreBase:
             try:
                 yield conn
             except BaseException:
+                # mypy keeps the `in_transaction` is False narrowing from before BEGIN.
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")  # type: ignore[unreachable]
                 raise
             else:
                 conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            if conn.in_transaction:  # (as above: mypy thinks this is still False)
+                conn.execute("ROLLBACK")  # type: ignore[unreachable]
             message = str(exc)
             if "full" in message or "locked" in message or "disk" in message or \
                     "readonly" in message:

@@ -73,8 +73,11 @@ class FeedTables(StoreBase):
             "disabled_reason, moved_to FROM feeds WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise StoreError(f"feed {name!r} is not in the database")
-        return FeedRow(*row[:7], disabled=bool(row[7]), disabled_reason=row[8],
-                       moved_to=row[9])
+        (feed_id, feed_name, url, etag, last_modified, error_count, next_fetch_at, disabled,
+         disabled_reason, moved_to) = row
+        return FeedRow(feed_id, feed_name, url, etag, last_modified, error_count, next_fetch_at,
+                       disabled=bool(disabled), disabled_reason=disabled_reason,
+                       moved_to=moved_to)
 
     def feed_moves(self) -> list[dict[str, Any]]:
         """Feeds that moved permanently (301/308) while feeds.yaml still names the old URL:

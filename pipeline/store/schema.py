@@ -182,7 +182,7 @@ def _m0003(db: sqlite_utils.Database) -> None:
         """
     )
     db.executescript(EVENT_LOG_VIEW)
-    db["articles"].enable_fts(["title", "summary", "text"], tokenize="porter",
+    db.table("articles").enable_fts(["title", "summary", "text"], tokenize="porter",
                               create_triggers=True)
 
 
@@ -454,4 +454,48 @@ def _m0010(db: sqlite_utils.Database) -> None:
     # Views only: no stored row changes. One statement at a time (inside the transaction).
     for statement in ("DROP VIEW IF EXISTS event_log", EVENT_LOG_VIEW_V3,
                       "DROP VIEW IF EXISTS entity_articles", ENTITY_ARTICLES_VIEW):
+        db.execute(statement)
+
+
+#: The full-text index over an article's words and, for a Russian article, their lemmas
+#: (``articles.lemmas``: «Роскосмоса» and «Роскосмосу» are both «роскосмос» there). Built the
+#: way sqlite-utils' ``enable_fts(..., tokenize="porter", create_triggers=True)`` builds it
+#: (same table, same trigger names), except that the update trigger fires only when an indexed
+#: column changes, not on every version stamp.
+ARTICLES_FTS_COLUMNS = ("title", "summary", "text", "lemmas")
+
+
+def _fts_statements() -> list[str]:
+    cols = ", ".join(f'"{c}"' for c in ARTICLES_FTS_COLUMNS)
+    new = ", ".join(f'new."{c}"' for c in ARTICLES_FTS_COLUMNS)
+    old = ", ".join(f'old."{c}"' for c in ARTICLES_FTS_COLUMNS)
+    return [
+        f"CREATE VIRTUAL TABLE \"articles_fts\" USING FTS5 (\n    {cols},\n"
+        "    tokenize='porter',\n    content=\"articles\"\n)",
+        f'CREATE TRIGGER "articles_ai" AFTER INSERT ON "articles" BEGIN\n'
+        f'  INSERT INTO "articles_fts" (rowid, {cols}) VALUES (new.rowid, {new});\nEND',
+        f'CREATE TRIGGER "articles_ad" AFTER DELETE ON "articles" BEGIN\n'
+        f'  INSERT INTO "articles_fts" ("articles_fts", rowid, {cols}) '
+        f"VALUES('delete', old.rowid, {old});\nEND",
+        f'CREATE TRIGGER "articles_au" AFTER UPDATE OF {cols} ON "articles" BEGIN\n'
+        f'  INSERT INTO "articles_fts" ("articles_fts", rowid, {cols}) '
+        f"VALUES('delete', old.rowid, {old});\n"
+        f'  INSERT INTO "articles_fts" (rowid, {cols}) VALUES (new.rowid, {new});\nEND',
+        "INSERT INTO \"articles_fts\" (\"articles_fts\") VALUES ('rebuild')",
+    ]
+
+
+@migrations(name="0011_article_language")
+def _m0011(db: sqlite_utils.Database) -> None:
+    # Each article's language as identified (pipeline.language): how sure, and what decided
+    # it (text, hint = the feed's language, default, given = an import record's own). Articles
+    # stored before this get theirs at their next analysis (the NLP version changed).
+    # One statement at a time (inside the transaction).
+    for statement in (
+            "ALTER TABLE articles ADD COLUMN language_confidence REAL",
+            "ALTER TABLE articles ADD COLUMN language_source TEXT",
+            "ALTER TABLE articles ADD COLUMN lemmas TEXT NOT NULL DEFAULT ''",
+            'DROP TRIGGER IF EXISTS "articles_ai"', 'DROP TRIGGER IF EXISTS "articles_ad"',
+            'DROP TRIGGER IF EXISTS "articles_au"', 'DROP TABLE IF EXISTS "articles_fts"',
+            *_fts_statements()):
         db.execute(statement)

@@ -1,0 +1,7 @@
+from datetime import datetime
+
+class Job:
+    id: str
+    name: str
+    next_run_time: datetime | None
+    def remove(self) -> None: ...

@@ -1,0 +1,1 @@
+# py3langid ships no type information: the identifier pipeline/language.py loads.

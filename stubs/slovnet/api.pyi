@@ -1,0 +1,13 @@
+from collections.abc import Iterable, Iterator
+from typing import Self
+
+from navec import Navec
+from slovnet.markup import SpanMarkup
+
+class NER:
+    batch_size: int
+    @classmethod
+    def load(cls, path: str, batch_size: int = 8) -> Self: ...
+    def navec(self, navec: Navec) -> Self: ...
+    def map(self, items: Iterable[str]) -> Iterator[SpanMarkup]: ...
+    def __call__(self, item: str) -> SpanMarkup: ...

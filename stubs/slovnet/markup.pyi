@@ -1,0 +1,5 @@
+from slovnet.span import Span
+
+class SpanMarkup:
+    text: str
+    spans: list[Span]

@@ -1,0 +1,4 @@
+class Span:
+    start: int
+    stop: int
+    type: str
