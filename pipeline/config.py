@@ -147,6 +147,10 @@ class Settings:
     #: A folder with one's own gazetteer.yaml (titles.yaml and countries.yaml too, optionally);
     #: "" is the bundled models. Absolute once parsed (see :func:`_resolve_models_dir`).
     models_dir: str = ""
+    #: The analyst's corrections (``spacewatch entities merge/ban/promote``): added entities,
+    #: merged ids, banned ids and texts. Relative to the folder of feeds.yaml; "" for none.
+    #: Absolute once parsed; a missing file is an empty overlay.
+    gazetteer_overlay: str = "gazetteer.local.yaml"
     seeds_dir: str = "seeds"
     match_threshold: float = 0.4
     digest_time: str = "07:00"
@@ -160,6 +164,13 @@ class Settings:
         """Where the gazetteer, titles and countries come from: ``models_dir`` or the bundled
         models."""
         return Path(self.models_dir) if self.models_dir else default_models_dir()
+
+    @property
+    def overlay_path(self) -> Path | None:
+        """The gazetteer overlay file (it need not exist), or None when switched off."""
+        if not self.gazetteer_overlay.strip():
+            return None
+        return Path(self.gazetteer_overlay.strip()).expanduser().absolute()
 
 
 _DURATION_KEYS = {
@@ -245,6 +256,7 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
                           "(allowed: feeds, settings)")
     settings = _resolve_models_dir(_parse_settings(data.get("settings") or {}, source), path,
                                    source)
+    settings = _resolve_overlay(settings, path)
     raw_feeds = data.get("feeds")
     if not isinstance(raw_feeds, list):
         raise ConfigError(f"{source}: 'feeds:' must be a list of feeds")
@@ -388,6 +400,17 @@ def _resolve_models_dir(settings: Settings, path: Path | None, source: str) -> S
         raise ConfigError(f"{source}: settings.models_dir: {folder} {problem} (a models folder "
                           "holds gazetteer.yaml, and optionally titles.yaml and countries.yaml)")
     return dataclasses.replace(settings, models_dir=str(folder))
+
+
+def _resolve_overlay(settings: Settings, path: Path | None) -> Settings:
+    """``settings.gazetteer_overlay`` made absolute, relative to the folder of feeds.yaml
+    (like ``seeds_dir``); the file itself is read with the gazetteer."""
+    if not settings.gazetteer_overlay.strip():
+        return dataclasses.replace(settings, gazetteer_overlay="")
+    overlay = Path(settings.gazetteer_overlay.strip()).expanduser()
+    if not overlay.is_absolute():
+        overlay = (path.parent if path is not None else Path.cwd()) / overlay
+    return dataclasses.replace(settings, gazetteer_overlay=str(overlay.absolute()))
 
 
 def _parse_smtp(raw: Any, where: str) -> SmtpSettings:

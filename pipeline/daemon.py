@@ -43,7 +43,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, Settings, check_nlp_model, load_config
+from .curation import changed_files, check_files, files_stamp
 from .daemon_log import feed_changes, fetch_line, stages_line
+from .entities import forget_analyzers, get_analyzer
 from .errors import ConfigError, LockedError, SpaceWatchError
 from .fetch import Fetcher
 from .ingest import analyse_pending, fetch_feeds, register_feeds
@@ -141,6 +143,8 @@ class Daemon:
         self.scheduler: BackgroundScheduler | None = None
         #: (seed files and settings stamp, built at, matcher): see :meth:`_matcher`.
         self._matcher_cache: tuple[object, float, Matcher] | None = None
+        #: The gazetteer files the analyzer in use was built from: see :meth:`_gazetteer`.
+        self._gazetteer_stamp = files_stamp(self.config.settings)
         self._log_lock = threading.Lock()  # nothing is logged after "daemon stopped"
         self._stopped = False
         #: Jobs still running when the daemon stopped (the CLI then exits without them).
@@ -327,11 +331,34 @@ class Daemon:
         with self._stages_lock:
             if self.stop_event.is_set():
                 return
+            self._gazetteer(config)
             report = analyse_pending(store, config, fetcher=self.fetcher,
                                      matcher=self._matcher, progress=_StopCheck(self.stop_event))
         line = stages_line(report)
         if line:
             self._say(logging.INFO, "%s", line)
+
+    def _gazetteer(self, config: Config) -> None:
+        """Rebuild the analyzer when a gazetteer file (the gazetteer, titles, countries or
+        the overlay of ``spacewatch entities``) changed: the articles then become stale by
+        their NLP version and this stage run analyses them again. An edit that does not
+        load is logged once, and the last good analyzer stays in use."""
+        stamp = files_stamp(config.settings)
+        if stamp == self._gazetteer_stamp:
+            return
+        changed = ", ".join(changed_files(self._gazetteer_stamp, stamp))
+        self._gazetteer_stamp = stamp
+        try:
+            check_files(config.settings)
+        except ConfigError as exc:
+            self._say(logging.ERROR, "gazetteer reload failed, keeping the last good one: %s",
+                      exc)
+            return
+        forget_analyzers()
+        self._matcher_cache = None  # the seeds' own mentions come from the analyzer
+        version = get_analyzer(config.settings).version
+        self._say(logging.INFO, "gazetteer reloaded: %s changed (NLP version %s)", changed,
+                  version)
 
     def _matcher(self, store: Store, config: Config) -> Matcher:
         """Seed profiles, rebuilt when the seeds or settings change or they grow old."""

@@ -2,7 +2,7 @@
 as Markdown, one self-contained HTML file, plain text or JSON; written to a folder or sent by
 e-mail (HTML with a plain-text alternative), every attempt recorded in ``deliveries``.
 
-Feed-provided text (titles, evidence, entity and feed names, errors) is never trusted:
+Feed-provided text (titles, evidence, quotes, entity and feed names, errors) is never trusted:
 the HTML template is rendered with Jinja2 autoescape and nothing from a feed is marked safe;
 the Markdown template escapes every value by default (see :func:`md_escape`); and a link is
 rendered only for an ``http``/``https`` URL (:func:`http_url`), otherwise the title is plain
@@ -274,7 +274,10 @@ def digest_json(data: DigestData) -> dict[str, Any]:
             {"article_id": m.article_id, "title": m.title, "url": m.url, "feed": m.feed,
              "published_at": m.published_at, "published_estimated": m.published_estimated,
              "score": m.score, "entities": list(m.entities),
-             "evidence": m.evidence} for m in s.matches]} for s in data.seeds],
+             "evidence": m.evidence,
+             "quotes": [{"speaker_id": q.speaker_id, "speaker_name": q.speaker_name,
+                         "kind": q.kind, "text": q.text, "seed_entity": q.seed_entity}
+                        for q in m.quotes]} for m in s.matches]} for s in data.seeds],
         "actors": [{"id": a.id, "name": a.name, "kind": a.kind, "count": a.count,
                     "baseline": a.baseline, "new": a.new, "context": a.context}
                    for a in data.actors],

@@ -607,16 +607,28 @@ def analysis_text(title: str, text: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _cached_analyzer(model: str, batch_size: int, n_process: int, max_chars: int,
-                     models_dir: str) -> Analyzer:
-    return Analyzer(model, batch_size=batch_size, n_process=n_process, max_chars=max_chars,
-                    models_dir=Path(models_dir) if models_dir else None)
+                     models_dir: str, overlay: str) -> Analyzer:
+    from .curation import build_analyzer
+
+    return build_analyzer(model, batch_size=batch_size, n_process=n_process,
+                          max_chars=max_chars, models_dir=Path(models_dir) if models_dir else None,
+                          overlay=Path(overlay) if overlay else None)
 
 
 def get_analyzer(settings: Settings) -> Analyzer:
-    """The NER pipeline for these settings, loaded once per process (a model load takes
-    seconds; every pass, command and daemon job reuses it)."""
+    """The NER pipeline for these settings, with the gazetteer overlay's corrections
+    (:mod:`pipeline.curation`), loaded once per process (a model load takes seconds; every
+    pass, command and daemon job reuses it) until :func:`forget_analyzers`."""
+    overlay = settings.overlay_path
     return _cached_analyzer(settings.nlp_model, settings.nlp_batch_size,
-                            settings.nlp_processes, settings.nlp_max_chars, settings.models_dir)
+                            settings.nlp_processes, settings.nlp_max_chars, settings.models_dir,
+                            str(overlay) if overlay else "")
+
+
+def forget_analyzers() -> None:
+    """Drop the loaded analyzers: the next :func:`get_analyzer` reads the gazetteer files
+    again (the daemon calls this when one of them changed)."""
+    _cached_analyzer.cache_clear()
 
 
 def _within_line(ent: Span) -> Span | None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
-from .records import GAZETTEER_KINDS, PEOPLE, fold
+from .records import GAZETTEER_KINDS, PEOPLE, Mention, fold
 from .resources import default_models_dir
 
 #: An alias "<company or agency> <thing>" is matched as two mentions ("SpaceX Crew Dragon").
@@ -72,6 +72,13 @@ class Gazetteer:
     path: Path | None = None
     #: folded alias -> (entry id, is_weak, exact surface or None when case-insensitive)
     alias_index: dict[str, list[tuple[str, bool, str | None]]] = field(default_factory=dict)
+    #: The analyst's overlay (``settings.gazetteer_overlay``) when one was read.
+    overlay: Path | None = None
+    #: Merged ids: every mention of the key is a mention of the value (chains resolved).
+    merges: dict[str, str] = field(default_factory=dict)
+    #: Entity ids and folded surface texts that are never linked or stored.
+    banned_ids: frozenset[str] = frozenset()
+    banned_surfaces: frozenset[str] = frozenset()
 
     def patterns(self) -> list[dict[str, Any]]:
         """Phrase patterns for spaCy's span ruler (matched on LOWER, checked afterwards)."""
@@ -95,6 +102,32 @@ class Gazetteer:
                 continue
             return True, weak
         return False, False
+
+    def curate(self, mentions: list[Mention]) -> list[Mention]:
+        """The mentions with the overlay's corrections applied: a banned id or text is
+        dropped, a merged id becomes the id it was merged into (with that entity's name and
+        kind when the gazetteer has it; a model entity keeps its stored name)."""
+        if not (self.merges or self.banned_ids or self.banned_surfaces):
+            return mentions
+        names = {m.entity_id: m for m in mentions}
+        out = []
+        for m in mentions:
+            if m.entity_id in self.banned_ids or surface_key(m.surface) in self.banned_surfaces:
+                continue
+            into = self.merges.get(m.entity_id)
+            if into is not None:
+                entry = self.entries.get(into)
+                if entry is not None:
+                    m = replace(m, entity_id=into, name=entry.name, kind=entry.kind,
+                                origin="gazetteer", wikidata=entry.wikidata,
+                                role=m.role if entry.kind in PEOPLE else None)
+                else:
+                    known = names.get(into)
+                    m = replace(m, entity_id=into, origin="model",
+                                name=known.name if known else m.name,
+                                kind=known.kind if known else m.kind)
+            out.append(m)
+        return out
 
 
 def _variants(alias: str) -> set[str]:
@@ -124,8 +157,12 @@ def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return f"{where}: not valid YAML: {problem}"
 
 
-def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
-    """Load and validate ``models/gazetteer.yaml`` (or ``path``)."""
+def load_gazetteer(path: str | Path | None = None, overlay: Path | None = None, *,
+                   overlay_bytes: bytes | None = None) -> Gazetteer:
+    """Load and validate ``models/gazetteer.yaml`` (or ``path``), plus the analyst's
+    ``overlay`` file when it exists (``overlay_bytes``: its text, checked before it is
+    written). The overlay's entities join the gazetteer's (one with a gazetteer id replaces
+    that entity) under the same rules; its hash joins the version."""
     path = Path(path) if path else default_models_dir() / "gazetteer.yaml"
     try:
         raw_bytes = path.read_bytes()
@@ -143,9 +180,19 @@ def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
             raise ConfigError(f"{path}: duplicate entity id {entry.id!r}")
         entries[entry.id] = entry
     _check_aliases(entries, path)
+    if overlay_bytes is None and overlay is not None:
+        overlay_bytes = _read_overlay(overlay)
+    curation = _Curation()
+    if overlay is not None and overlay_bytes is not None:
+        curation = _overlay(overlay, overlay_bytes, entries)
+        raw_bytes += b"\0overlay\0" + overlay_bytes
+        if curation.entities:
+            _check_aliases(entries, overlay)
     entries = _split_compounds(entries)
     gaz = Gazetteer(entries=entries, version=hashlib.sha256(raw_bytes).hexdigest()[:12],
-                    path=path)
+                    path=path, overlay=overlay if overlay_bytes is not None else None,
+                    merges=curation.merges, banned_ids=curation.banned_ids,
+                    banned_surfaces=curation.banned_surfaces)
     for entry in entries.values():
         for weak, aliases in ((False, entry.aliases), (True, entry.weak_aliases)):
             for alias in aliases:
@@ -154,6 +201,101 @@ def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
                     gaz.alias_index.setdefault(fold(variant), []).append(
                         (entry.id, weak, exact))
     return gaz
+
+
+#: The sections of an overlay file.
+OVERLAY_KEYS = ("entities", "merge", "ban")
+BAN_KEYS = ("ids", "surfaces")
+
+
+@dataclass
+class _Curation:
+    entities: tuple[str, ...] = ()
+    merges: dict[str, str] = field(default_factory=dict)
+    banned_ids: frozenset[str] = frozenset()
+    banned_surfaces: frozenset[str] = frozenset()
+
+
+def _read_overlay(path: Path) -> bytes | None:
+    """The overlay's bytes, or None when there is no such file (no overlay)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the gazetteer overlay: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _overlay(path: Path, raw_bytes: bytes, entries: dict[str, Entry]) -> _Curation:
+    """Check the overlay and add its entities to ``entries`` (in place)."""
+    try:
+        data = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc)) from None
+    if data is None:
+        return _Curation()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with {', '.join(OVERLAY_KEYS)}")
+    unknown = sorted(str(k) for k in set(data) - set(OVERLAY_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section {unknown[0]!r} "
+                          f"(allowed: {', '.join(OVERLAY_KEYS)})")
+    raw_entities = data.get("entities") or []
+    if not isinstance(raw_entities, list):
+        raise ConfigError(f"{path}: 'entities:' must be a list of entities")
+    added: list[str] = []
+    for i, raw in enumerate(raw_entities, start=1):
+        entry = _entry(raw, f"{path}: entity #{i}")
+        if entry.id in added:
+            raise ConfigError(f"{path}: duplicate entity id {entry.id!r}")
+        added.append(entry.id)
+        entries[entry.id] = entry
+    ban = data.get("ban") or {}
+    if not isinstance(ban, dict) or set(ban) - set(BAN_KEYS):
+        raise ConfigError(f"{path}: 'ban:' must be a mapping with {' and/or '.join(BAN_KEYS)}"
+                          " (lists of entity ids and of texts)")
+    lists: dict[str, list[str]] = {}
+    for key in BAN_KEYS:
+        values = ban.get(key) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) and v.strip()
+                                                   for v in values):
+            raise ConfigError(f"{path}: ban.{key} must be a list of non-empty texts")
+        lists[key] = [v.strip() for v in values]
+    banned = frozenset(lists["ids"])
+    merge = data.get("merge") or {}
+    if not isinstance(merge, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+            for k, v in merge.items()):
+        raise ConfigError(f"{path}: 'merge:' must map entity ids to entity ids "
+                          "(from-id: into-id)")
+    merges: dict[str, str] = {}
+    for source in merge:
+        target, seen = merge[source], [source]
+        while target in merge:  # a -> b -> c: a goes to c
+            if target in seen:
+                raise ConfigError(f"{path}: merge: {' -> '.join([*seen, target])} is a cycle")
+            seen.append(target)
+            target = merge[target]
+        if target == source:
+            raise ConfigError(f"{path}: merge: {source!r} cannot be merged into itself")
+        if source in banned or target in banned:
+            which = source if source in banned else target
+            raise ConfigError(f"{path}: merge: {which!r} is also banned (ban.ids); "
+                              "a banned id is never linked, so it cannot be merged")
+        if source in added:
+            raise ConfigError(f"{path}: merge: {source!r} is one of this file's entities; "
+                              "remove it from 'entities:' or from 'merge:'")
+        merges[source] = target
+    return _Curation(entities=tuple(added), merges=merges, banned_ids=banned,
+                     banned_surfaces=frozenset(surface_key(s) for s in lists["surfaces"]))
+
+
+def surface_key(text: str) -> str:
+    """How a banned text is compared with a mention's surface: folded, without a
+    possessive ("Breaking News'", "Breaking News's")."""
+    text = fold(text).strip(" .,;:!?\"'()[]\u201c\u201d")
+    return re.sub(r"'s?$", "", text).strip()
 
 
 def _check_aliases(entries: dict[str, Entry], path: Path) -> None:

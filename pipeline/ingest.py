@@ -40,6 +40,7 @@ from .language import LanguageGuess, detect_language
 from .match import Matcher, build_matcher, matcher_version
 from .normalize import NotAFeed, ParsedFeed, parse_feed
 from .people import Person
+from .quotes import find_quotes
 from .records import (
     CANCELLED,
     FAILED,
@@ -389,16 +390,20 @@ class _NerTally:
 
     def save(self, store: Store, analyzer: Analyzer,
              items: list[tuple[dict[str, Any], list[Mention]]], progress: Progress) -> None:
-        """Write one batch: mentions, version stamps and a Russian article's lemmas (for
-        full-text search) in one transaction."""
+        """Write one batch: mentions, who said what (found with the mentions), version
+        stamps and a Russian article's lemmas (for full-text search) in one transaction."""
         if not items:
             return
+        quotes = {row["id"]: find_quotes(self.texts[row["id"]], mentions,
+                                         self.language(row) or "en")
+                  for row, mentions in items}
         lemmas = {row["id"]: get_lemmatizer().lemma_text(self.texts[row["id"]])
                   for row, _m in items if self.language(row) == "ru"}
         store.save_mentions([(row["id"], mentions) for row, mentions in items],
                             analyzer.version, iso(now_utc()), lemmas=lemmas,
                             languages={row["id"]: self.languages[row["id"]] for row, _m in items
-                                       if row["id"] in self.languages})
+                                       if row["id"] in self.languages},
+                            quotes=quotes)
         for row, _m in items:
             self.texts.pop(row["id"], None)
         self.analyzed += len(items)

@@ -370,7 +370,9 @@ SEARCH_SQL = f"""
 SELECT a.id, a.published_at,
        (SELECT group_concat(coalesce(f.name, a.source), ', ') FROM article_sources s
         LEFT JOIN feeds f ON f.id = s.feed_id WHERE s.article_id = a.id) AS feed,
-       a.title, snippet(articles_fts, -1, '{HIT_START}', '{HIT_END}', '…', 16) AS snippet
+       a.title, snippet(articles_fts, -1, '{HIT_START}', '{HIT_END}', '…', 16) AS snippet,
+       snippet(articles_fts, 3, '{HIT_START}', '{HIT_END}', '…', 16) AS lemma_snippet,
+       snippet(articles_fts, 2, '{HIT_START}', '{HIT_END}', '…', 16) AS text_snippet
 FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
 WHERE articles_fts MATCH :q
 ORDER BY a.published_at DESC, a.id DESC
@@ -391,8 +393,10 @@ def search_articles(path: str | Path, terms: str, *, raw: bool = False, limit: i
     try:
         with open_query(path, SEARCH_SQL, {"q": match, "limit": limit},
                         time_limit_ms=time_limit_ms, cancel=cancel) as rows:
+            # A hit found through the lemmas shows the article's own words, not its lemmas.
             return [SearchHit(id=r[0], published_at=r[1], feed=r[2] or "", title=r[3],
-                              snippet=r[4] or "") for r in rows]
+                              snippet=(r[6] if r[4] == r[5] and HIT_START in r[5] else r[4])
+                              or "") for r in rows]
     except QueryError as exc:
         if raw and "no such column" in str(exc):  # cross-flight read as "cross NOT flight"
             column = str(exc).rsplit(":", 1)[-1].strip()

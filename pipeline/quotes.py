@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .records import PEOPLE
+from .records import PEOPLE, Quote
+
+__all__ = ["DIRECT", "REPORTED", "Quote", "SpeakerMention", "find_quotes"]
 
 #: Kinds that can speak, best first: a person in the speaker's phrase beats the organisation
 #: named in their title ("Roscosmos chief Dmitry Bakanov said").
@@ -38,31 +40,19 @@ REPORTED = "reported"
 
 
 class SpeakerMention(Protocol):
-    """What a speaker needs of a mention (:class:`pipeline.records.Mention` has it)."""
+    """What a speaker needs of a mention (:class:`pipeline.records.Mention` has it; read-only,
+    so a frozen record fits)."""
 
-    entity_id: str
-    name: str
-    kind: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Quote:
-    """One quotation or reported clause and who said it (offsets are characters of the text)."""
-
-    speaker_entity_id: str
-    speaker_name: str
-    #: The quoted words (without the marks) or the reported clause.
-    text: str
-    #: ``direct`` or ``reported``.
-    kind: str
-    start: int
-    end: int
-    sentence_start: int
-    sentence_end: int
-    #: The speech verb or phrase as written: "said", "according to", "заявил", "по словам".
-    cue: str
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 # -- lexicon -----------------------------------------------------------------------------

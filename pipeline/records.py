@@ -2,10 +2,10 @@
 
 Nothing here imports from the rest of SpaceWatch, so every module can import from here.
 
-- Records: :class:`Article` (normalize), :class:`Page` (extract), :class:`Mention`
-  (entities), :class:`FeedRow` / :class:`FeedState` / :class:`FetchRecord` (a feed's stored
-  state, its new state and one attempt's row), :class:`Explanation` (why an article matched a
-  seed, stored as JSON with the event).
+- Records: :class:`Article` (normalize), :class:`Page` (extract), :class:`Mention` and
+  :class:`Quote` (entities), :class:`FeedRow` / :class:`FeedState` / :class:`FetchRecord` (a
+  feed's stored state, its new state and one attempt's row), :class:`Explanation` (why an
+  article matched a seed, stored as JSON with the event).
 - Shared facts, written once: the fetch outcomes, the entity kinds, the slug and folding
   rules, the clock and its ISO-8601 form.
 """
@@ -142,6 +142,25 @@ class Mention:
     sentence: str
     role: str | None = None
     wikidata: str | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quotation or reported clause and who said it (offsets are characters of the
+    analysed text, like a :class:`Mention`'s); found by :mod:`pipeline.quotes`."""
+
+    speaker_entity_id: str
+    speaker_name: str
+    #: The quoted words (without the marks) or the reported clause.
+    text: str
+    #: ``direct`` or ``reported``.
+    kind: str
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+    #: The speech verb or phrase as written: "said", "according to", "заявил", "по словам".
+    cue: str
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,11 @@ def datasette_metadata(db_name: str, zone: str, now: datetime) -> dict[str, Any]
             "sort_desc": "published_at",
             "facets": ["entity", "kind", "feed", "language"]},
         "entities": {"sort": "name", "facets": ["kind", "origin"]},
+        "quotes": {
+            "description": "Who said what: each direct quote or reported statement of an "
+                           "article, with its speaker (an entity id); filter by article_id "
+                           "or speaker_entity_id.",
+            "facets": ["speaker_name", "kind"]},
         "articles": {"sort_desc": "published_at", "facets": ["language", "text_source"]},
         "event_history": {"sort_desc": "matched_at", "facets": ["seed", "status"]},
         "matches": {"sort_desc": "matched_at", "facets": ["seed_id", "status"]},

@@ -180,7 +180,7 @@ def test_json_lists_every_seed_with_its_days_matches_best_first(known: Store) ->
     assert [m["score"] for m in s1["matches"]] == [0.91, 0.72, 0.55]
     first = s1["matches"][0]
     assert set(first) == {"article_id", "title", "url", "feed", "published_at",
-                          "published_estimated", "score", "entities", "evidence"}
+                          "published_estimated", "score", "entities", "evidence", "quotes"}
     assert first["published_estimated"] is False
     assert first["feed"] == "wire"
     assert first["url"] == "https://news.example/a1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ def _read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | N
                    "published); '-' for stdin. Without it, stdin is one text.")
 @pass_ctx
 def analyze(ctx: Context, jsonl: str | None) -> None:
-    """Find entities (and seed matches) in text; print one JSON object per input.
+    """Find entities, who said what (quotes) and seed matches in text; print one JSON
+    object per input.
 
     Stores nothing. Bad input lines are reported on stderr with their line number and the
     rest is still processed (exit code 1 if any line was bad).
@@ -43,6 +44,7 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     from ..language import detect_language
     from ..match import build_matcher, score_text
     from ..normalize import given_language
+    from ..quotes import find_quotes
 
     settings = ctx.settings()
     check_nlp_model(settings)
@@ -87,6 +89,9 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
                           "surface": m.surface, "start": m.start, "end": m.end,
                           "role": m.role} for m in mentions],
             "matches": score_text(matcher, text, mentions, language),
+            "quotes": [{"speaker_id": q.speaker_entity_id, "speaker_name": q.speaker_name,
+                        "text": q.text, "kind": q.kind, "cue": q.cue, "start": q.start,
+                        "end": q.end} for q in find_quotes(text, mentions, language)],
         }
         click.echo(json.dumps(result, ensure_ascii=False))
     if bad:
@@ -139,19 +144,34 @@ def import_(ctx: Context, file: str) -> None:
         sys.exit(1)
 
 
-@click.command()
-@click.option("--kind", type=click.Choice(ENTITY_KINDS, case_sensitive=False),
-              help="Only this kind of entity.")
-@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published since this day.")
-@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
-              help="How many entities to list.")
-@pass_ctx
-def entities(ctx: Context, kind: str | None, since: str | None, limit: int) -> None:
-    """List the most-mentioned entities (agencies, officials, crews, programs …).
+def listing_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of ``entities`` and ``entities list``."""
+    command = click.option("--limit", default=30, show_default=True,
+                           type=click.IntRange(min=1), help="How many entities to list.")(command)
+    command = click.option("--since", metavar="YYYY-MM-DD",
+                           help="Only articles published since this day.")(command)
+    return click.option("--kind", type=click.Choice(ENTITY_KINDS, case_sensitive=False),
+                        help="Only this kind of entity.")(command)
 
-    --since D counts articles published from the start of day D in settings.digest_timezone
-    (the digest's days).
+
+@click.group(invoke_without_command=True)
+@listing_options
+@click.pass_context
+def entities(click_ctx: click.Context, kind: str | None, since: str | None, limit: int) -> None:
+    """List the most-mentioned entities (agencies, officials, crews, programs …); merge,
+    ban or promote them (the gazetteer overlay).
+
+    Without a subcommand, lists them (as `entities list`). --since D counts articles
+    published from the start of day D in settings.digest_timezone (the digest's days).
     """
+    if click_ctx.invoked_subcommand is None:
+        list_entities(click_ctx.find_object(Context), kind, since, limit)
+
+
+def list_entities(ctx: Context | None, kind: str | None, since: str | None,
+                  limit: int) -> None:
+    """Print the table of the most-mentioned entities."""
+    assert ctx is not None
     since_utc = day_start(since, ctx.settings()) if since else None
     with ctx.store() as store:
         rows = store.top_entities(kind.upper() if kind else None, since_utc, limit)

@@ -88,8 +88,9 @@ pass_ctx = click.make_pass_decorator(Context)
 def warn_seeds(config: Config, *, matching: bool = True) -> None:
     """Name each seed file that is skipped, with the reason (and, before matching, say so
     when no seed loaded at all): once per command, on stderr; the command goes on."""
-    # Seed boosts may name the entities of settings.models_dir's gazetteer.
-    gazetteer = load_gazetteer(config.settings.models_folder / "gazetteer.yaml")
+    # Seed boosts may name the entities of settings.models_dir's gazetteer and its overlay.
+    gazetteer = load_gazetteer(config.settings.models_folder / "gazetteer.yaml",
+                               config.settings.overlay_path)
     for line in load_seeds(config.seeds_folder, gazetteer.entries).warnings(matching=matching):
         err.print(Text.assemble(("warning:", "yellow"), f" {line}"))
 

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
-from ..records import plural
+from ..records import Quote, plural
 from .context import Context, out, pass_ctx, warn_seeds
 from .render import events_text, feed_progress
 
@@ -69,7 +69,8 @@ def rematch(ctx: Context) -> None:
 @click.option("--seed", "seed_id", metavar="ID", help="Only this seed.")
 @pass_ctx
 def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
-    """Show why an article matched (or did not match) a seed: the score's breakdown."""
+    """Show why an article matched (or did not match) a seed: the score's breakdown, and
+    who said what in it (speakers among the seed's entities marked)."""
 
     from ..entities import analysis_text
     from ..match import build_matcher
@@ -83,6 +84,7 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
         matcher = build_matcher(store, config, record=False)
         mentions = store.mentions_for([article_id])[article_id]
         store_matches = store.matches_of(article_id)
+        quotes = store.quotes_for([article_id])[article_id]
     row = rows[0]
     # An event in the log is shown as it was recorded; other seeds are scored now.
     stored = {m.seed_id: (m.score, m.explanation) for m in store_matches}
@@ -116,4 +118,18 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
                                               for p in ex.phrases) or "none"))
         for sentence in ex.evidence:
             out.print(f"  evidence: “{sentence}”")
+    _who_said_what(quotes, {e.id for _sid, _v, ex in results for e in ex.entities})
+
+
+def _who_said_what(quotes: list[Quote], seed_entities: set[str]) -> None:
+    """The article's quotes, speaker — “words”; a speaker among the seeds' shared entities
+    is marked (seed entity)."""
+    if not quotes:
+        out.print("\nwho said what: no attributed quotes")
+        return
+    out.print(Text("\nwho said what:", style="bold"))
+    for q in quotes:
+        mark = " (seed entity)" if q.speaker_entity_id in seed_entities else ""
+        out.print(Text(f"  {q.speaker_name}{mark} — “{' '.join(q.text.split())}”"
+                       + (" (reported)" if q.kind == "reported" else "")))
 

@@ -11,7 +11,7 @@ from typing import Any
 from .. import events
 from ..events import ArticleScores, Current, EventCounts, Scoring, decide
 from ..language import LanguageGuess
-from ..records import Explanation, Mention
+from ..records import Explanation, Mention, Quote
 from .base import StoreBase
 
 
@@ -51,14 +51,18 @@ class AnalysisTables(StoreBase):
 
     def save_mentions(self, results: Sequence[tuple[int, list[Mention]]], version: str,
                       now: str, *, lemmas: Mapping[int, str] | None = None,
-                      languages: Mapping[int, LanguageGuess] | None = None) -> None:
-        """Replace the mentions of each article and stamp its NLP version, in one transaction
-        (an article never has half its mentions). The articles become stale for matching,
-        which runs once every pending article has its mentions (see ``pipeline.ingest``).
+                      languages: Mapping[int, LanguageGuess] | None = None,
+                      quotes: Mapping[int, Sequence[Quote]] | None = None) -> None:
+        """Replace the mentions and quotes of each article and stamp its NLP version, in one
+        transaction (an article never has half its mentions, nor quotes of older ones). The
+        articles become stale for matching, which runs once every pending article has its
+        mentions (see ``pipeline.ingest``).
 
         ``lemmas``: the lemma text the full-text index holds for each article (given, every
         article of ``results`` gets its own, empty when not Russian); ``languages``: a
-        language identified at this analysis (articles stored before languages were)."""
+        language identified at this analysis (articles stored before languages were);
+        ``quotes``: who said what in each article (:mod:`pipeline.quotes`; an article without
+        an entry keeps none)."""
         with self.transaction() as conn:
             for article_id, mentions in results:
                 if lemmas is not None:
@@ -72,6 +76,14 @@ class AnalysisTables(StoreBase):
                                  (guess.code, round(guess.confidence, 4), guess.source,
                                   article_id))
                 conn.execute("DELETE FROM mentions WHERE article_id = ?", (article_id,))
+                conn.execute("DELETE FROM quotes WHERE article_id = ?", (article_id,))
+                conn.executemany(
+                    "INSERT INTO quotes (article_id, speaker_entity_id, speaker_name, text, "
+                    'kind, cue, start, "end", sentence_start, sentence_end, nlp_version) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(article_id, q.speaker_entity_id, q.speaker_name, q.text, q.kind, q.cue,
+                      q.start, q.end, q.sentence_start, q.sentence_end, version)
+                     for q in (quotes or {}).get(article_id, ())])
                 for m in mentions:
                     conn.execute(
                         "INSERT INTO entities (id, name, kind, wikidata_id, origin, "
@@ -242,6 +254,21 @@ class AnalysisTables(StoreBase):
                 entity_id=r["entity_id"], name=r["name"], kind=r["kind"], origin=r["origin"],
                 surface=r["surface"], start=r["start"], end=r["end"], sentence=r["sentence"],
                 role=r["role"], wikidata=r["wikidata_id"]))
+        return out
+
+    def quotes_for(self, ids: Sequence[int]) -> dict[int, list[Quote]]:
+        """Stored quotes of these articles, in text order, as :class:`Quote` records."""
+        out: dict[int, list[Quote]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        for r in self.rows(
+                "SELECT article_id, speaker_entity_id, speaker_name, text, kind, cue, start, "
+                f'"end", sentence_start, sentence_end FROM quotes WHERE article_id IN ({marks}) '
+                "ORDER BY article_id, start, id", list(ids)):
+            out[r["article_id"]].append(Quote(
+                speaker_entity_id=r["speaker_entity_id"], speaker_name=r["speaker_name"],
+                text=r["text"], kind=r["kind"], start=r["start"], end=r["end"],
+                sentence_start=r["sentence_start"], sentence_end=r["sentence_end"],
+                cue=r["cue"]))
         return out
 
     def background_sample(self, limit: int) -> tuple[int, list[str], dict[str, int]]:

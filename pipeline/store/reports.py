@@ -29,13 +29,14 @@ current state, disabled feeds included.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..errors import InputError
-from ..records import PLACE_KINDS, Explanation, iso, parse_iso
+from ..records import PLACE_KINDS, Explanation, Quote, iso, parse_iso
 
 if TYPE_CHECKING:
     from . import Store
@@ -54,10 +55,24 @@ CHART_DAYS = 30
 QUIET_DAYS = 3
 #: Key entities shown per match.
 MATCH_ENTITIES = 5
+#: Quotes shown per match ("who said what"), and the characters kept of each.
+MATCH_QUOTES = 3
+QUOTE_CHARS = 200
 #: A match the digest shows (``m`` a matches row, ``s`` its seed): the current version of an
 #: event, still a match, of a seed not retired — what the ``event_log`` view holds.
 LIVE_EVENT = "m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL"
 
+
+
+@dataclass(frozen=True)
+class DigestQuote:
+    """Who said what in a matched article (the words cut at :data:`QUOTE_CHARS`)."""
+
+    speaker_id: str
+    speaker_name: str
+    kind: str  # direct or reported
+    text: str
+    seed_entity: bool  # the speaker is one of the entities the article shares with the seed
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class DigestMatch:
     score: float
     entities: tuple[str, ...]
     evidence: str
+    quotes: tuple[DigestQuote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]
     """Every seed (by id) with the matches of articles published on the day, best first."""
     start, end = day_bounds(day, tz)
     by_seed: dict[str, list[DigestMatch]] = {}
+    quotes = _quotes_of_matched(store, start, end)
     for r in store.rows(
             "SELECT m.seed_id, m.article_id, m.score, m.explanation, a.title, a.url, "
             "a.published_at, a.published_estimated, coalesce(f.name, a.source) AS feed "
@@ -203,27 +220,70 @@ def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]
             f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT} "
             "ORDER BY m.seed_id, m.score DESC, a.published_at DESC, m.article_id",
             [start, end]):
-        names, evidence = _explanation_parts(r["explanation"])
+        names, evidence, ids = _explanation_parts(r["explanation"])
         by_seed.setdefault(r["seed_id"], []).append(DigestMatch(
             article_id=r["article_id"], title=r["title"] or "", url=r["url"],
             feed=r["feed"] or "", published_at=r["published_at"],
             local_time=_local(r["published_at"], tz).strftime("%H:%M"),
             published_estimated=bool(r["published_estimated"]),
-            score=round(float(r["score"]), 3), entities=names, evidence=evidence))
+            score=round(float(r["score"]), 3), entities=names, evidence=evidence,
+            quotes=digest_quotes(quotes.get(r["article_id"], []), ids)))
     return tuple(SeedDigest(id=s["id"], title=s["title"] or s["id"],
                             matches=tuple(by_seed.get(s["id"], ())))
                  for s in store.rows("SELECT id, title FROM seeds WHERE retired_at IS NULL "
                                      "ORDER BY id"))
 
 
-def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str]:
-    """(top entity names, first evidence sentence) from a match's explanation JSON."""
+def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str, frozenset[str]]:
+    """(top entity names, first evidence sentence, every shared entity's id) from a match's
+    explanation JSON."""
     try:
         explanation = Explanation.from_json(raw)
     except ValueError:  # a hand-edited row: show the match without its details
-        return (), ""
+        return (), "", frozenset()
     names = tuple(e.name for e in explanation.entities if e.name)
-    return names[:MATCH_ENTITIES], explanation.evidence[0] if explanation.evidence else ""
+    return (names[:MATCH_ENTITIES], explanation.evidence[0] if explanation.evidence else "",
+            frozenset(e.id for e in explanation.entities))
+
+
+def _quotes_of_matched(store: Store, start: str, end: str) -> dict[int, list[Quote]]:
+    """The quotes of every article with a live match published in ``[start, end)``, by
+    article, in one query (the same articles :func:`day_matches` lists)."""
+    out: dict[int, list[Quote]] = {}
+    for r in store.rows(
+            "SELECT q.article_id, q.speaker_entity_id, q.speaker_name, q.text, q.kind, q.cue, "
+            'q.start, q."end", q.sentence_start, q.sentence_end FROM quotes q '
+            "WHERE q.article_id IN (SELECT m.article_id FROM matches m "
+            "JOIN articles a ON a.id = m.article_id JOIN seeds s ON s.id = m.seed_id "
+            f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT}) "
+            "ORDER BY q.article_id, q.start, q.id", [start, end]):
+        out.setdefault(r["article_id"], []).append(Quote(
+            speaker_entity_id=r["speaker_entity_id"], speaker_name=r["speaker_name"],
+            text=r["text"], kind=r["kind"], start=r["start"], end=r["end"],
+            sentence_start=r["sentence_start"], sentence_end=r["sentence_end"], cue=r["cue"]))
+    return out
+
+
+def digest_quotes(quotes: Sequence[Quote], seed_entities: Set[str],
+                  limit: int = MATCH_QUOTES) -> tuple[DigestQuote, ...]:
+    """The quotes a match shows: direct speech first, then quotes by the entities the
+    article shares with the seed, then the rest, each group in text order; at most
+    ``limit``, each cut at :data:`QUOTE_CHARS` characters (on a word boundary, with "…")."""
+    ranked = sorted(quotes, key=lambda q: (q.kind != "direct",
+                                           q.speaker_entity_id not in seed_entities, q.start))
+    return tuple(DigestQuote(speaker_id=q.speaker_entity_id, speaker_name=q.speaker_name,
+                             kind=q.kind, text=_cut(q.text, QUOTE_CHARS),
+                             seed_entity=q.speaker_entity_id in seed_entities)
+                 for q in ranked[:limit])
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:—–-") + "…"
 
 
 def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ...]:

@@ -499,3 +499,21 @@ def _m0011(db: sqlite_utils.Database) -> None:
             'DROP TRIGGER IF EXISTS "articles_au"', 'DROP TABLE IF EXISTS "articles_fts"',
             *_fts_statements()):
         db.execute(statement)
+
+
+@migrations(name="0012_quotes")
+def _m0012(db: sqlite_utils.Database) -> None:
+    # Who said what (pipeline.quotes): derived data like mentions, replaced with them when an
+    # article is analysed again; not part of the append-only event log. Offsets are characters
+    # of the analysed text (title, blank line, text), like the mentions'.
+    # One statement at a time (inside the transaction).
+    for statement in (
+            "CREATE TABLE quotes (id INTEGER PRIMARY KEY, "
+            "article_id INTEGER NOT NULL REFERENCES articles(id), "
+            "speaker_entity_id TEXT NOT NULL, speaker_name TEXT NOT NULL, text TEXT NOT NULL, "
+            "kind TEXT NOT NULL CHECK (kind IN ('direct','reported')), cue TEXT NOT NULL, "
+            'start INTEGER NOT NULL, "end" INTEGER NOT NULL, '
+            "sentence_start INTEGER NOT NULL, sentence_end INTEGER NOT NULL, nlp_version TEXT)",
+            "CREATE INDEX quotes_article ON quotes(article_id, start)",
+            "CREATE INDEX quotes_speaker ON quotes(speaker_entity_id, article_id)"):
+        db.execute(statement)
