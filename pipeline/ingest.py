@@ -329,7 +329,9 @@ def run_entities(store: Store, analyzer: Analyzer, *,
     ``nlp_processes`` > 1 starts its workers once, not per batch); results are written every
     ``BATCH`` articles, one transaction per batch. A Russian article's lemmas go into the
     full-text index with its mentions. New people are linked across articles and scripts
-    through the people the store already knows (:mod:`pipeline.people`).
+    through the people the store already knows (:mod:`pipeline.people`); a role-only
+    mention ("the head of Roscosmos") is resolved to the holder on the article's publication
+    day (:mod:`pipeline.offices`).
     """
     todo = store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS)
     progress.stage("entities", len(todo))
@@ -344,7 +346,8 @@ def run_entities(store: Store, analyzer: Analyzer, *,
                             if r["language_source"] is None}
         langs = [counts.language(r) for r in chunk]
         try:
-            stream = zip(chunk, texts, analyzer.analyze(texts, langs, people), strict=True)
+            days = [r["published_at"] for r in chunk]
+            stream = zip(chunk, texts, analyzer.analyze(texts, langs, people, days), strict=True)
             pending: list[tuple[dict[str, Any], list[Mention]]] = []
             for row, text, mentions in stream:
                 pending.append((row, mentions))
@@ -363,7 +366,8 @@ def run_entities(store: Store, analyzer: Analyzer, *,
                 try:
                     counts.texts[row["id"]] = text
                     counts.save(store, analyzer, [(row, next(analyzer.analyze(
-                        [text], [counts.language(row)], people)))], progress)
+                        [text], [counts.language(row)], people, [row["published_at"]])))],
+                        progress)
                 except NER_ERRORS as one:
                     log.warning("NER failed on article %s: %s", row["id"], one)
                     store.record_nlp_failure(row["id"], f"{type(one).__name__}: {one}")

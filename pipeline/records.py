@@ -142,6 +142,10 @@ class Mention:
     sentence: str
     role: str | None = None
     wikidata: str | None = None
+    #: How a mention that names no one was resolved: ``office`` = a role-only phrase ("the
+    #: head of Roscosmos") linked to the office's holder on the publication date
+    #: (:mod:`pipeline.offices`); None = named in the text.
+    resolved_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -113,7 +114,12 @@ def _case_sensitive(alias: str) -> bool:
 
 # -- the matcher -------------------------------------------------------------------------
 
-_END = ""  # the trie key under which a node lists the aliases ending there
+@dataclass
+class _Node:
+    """One node of the alias trie: the next characters, and the aliases ending here."""
+
+    children: dict[str, _Node] = field(default_factory=dict)
+    entries: list[_Alias] | None = None
 
 
 class _Alias(NamedTuple):
@@ -126,7 +132,7 @@ class ScriptMatcher:
     """A character trie over aliases (``alias -> entity id``). Build once, reuse."""
 
     def __init__(self, aliases: Mapping[str, str]) -> None:
-        self._root: dict[str, dict] = {}
+        self._root = _Node()
         self._by_key: dict[str, list[_Alias]] = {}
         for alias, entity_id in aliases.items():
             key = _key(alias)
@@ -143,8 +149,8 @@ class ScriptMatcher:
             entries.append(_Alias(alias, entity_id, exact))
             node = self._root
             for c in key:
-                node = node.setdefault(c, {})
-            node[_END] = entries  # type: ignore[assignment]
+                node = node.children.setdefault(c, _Node())
+            node.entries = entries
 
     def find(self, text: str) -> list[ScriptSpan]:
         """Every alias in ``text``, in text order; where matches overlap, the longest wins
@@ -155,18 +161,18 @@ class ScriptMatcher:
         for i in range(n):
             if i and origin[i] == origin[i - 1]:
                 continue  # inside one character's folded form ("ß" -> "ss")
-            node = self._root.get(norm[i])
+            node: _Node | None = self._root.children.get(norm[i])
             if node is None or (_wordish(norm[i]) and i and _wordish(norm[i - 1])):
                 continue
             j = i + 1
             while node is not None:
-                entries = node.get(_END)
+                entries = node.entries
                 if entries and self._ends_well(norm, origin, j):
                     span = self._accept(text, origin[i], origin[j] if j < n else len(text),
                                         entries)
                     if span is not None:
                         found.append(span)
-                node = node.get(norm[j]) if j < n else None
+                node = node.children.get(norm[j]) if j < n else None
                 j += 1
         return _longest_first(found, len(text))
 

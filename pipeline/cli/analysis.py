@@ -15,7 +15,7 @@ from ..config import check_nlp_model
 from ..errors import SpaceWatchError
 from ..inputs import decode_text, read_jsonl
 from ..normalize import import_record
-from ..records import ENTITY_KINDS, iso, now_utc, plural
+from ..records import ENTITY_KINDS, iso, now_utc, parse_iso, plural
 from .context import Context, day_start, err, out, pass_ctx, warn_seeds
 from .render import cell, feed_progress, stage_parts
 
@@ -74,6 +74,17 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
     # A record's own "language" wins; otherwise each text's is identified.
     languages = [given_language(r.get("language")) or detect_language(text).code
                  for (_n, r), text in zip(good, texts, strict=True)]
+    # A record's "published" is the day a role-only mention is resolved on (default today).
+    days: list[str | None] = []
+    for number, record in good:
+        raw = record.get("published")
+        try:
+            days.append(iso(parse_iso(str(raw))) if raw not in (None, "") else None)
+        except ValueError:
+            days.append(None)
+            where = "input" if jsonl is None else f"line {number}"
+            err.print(f"{where}: unparseable published {str(raw)[:40]!r}; offices are "
+                      "resolved as of today", markup=False)
     limit = settings.nlp_max_chars
     for (number, _record), text in zip(good, texts, strict=True):
         if len(text) > limit:
@@ -81,13 +92,14 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
             err.print(f"{where}: only the first {limit:,} of {len(text):,} characters were "
                       "analysed (settings.nlp_max_chars)")
     for (_number, record), text, language, mentions in zip(
-            good, texts, languages, analyzer.analyze(texts, languages), strict=True):
+            good, texts, languages, analyzer.analyze(texts, languages, dates=days),
+            strict=True):
         result = {
             "id": record.get("id"),
             "language": language,
             "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
                           "surface": m.surface, "start": m.start, "end": m.end,
-                          "role": m.role} for m in mentions],
+                          "role": m.role, "resolved_by": m.resolved_by} for m in mentions],
             "matches": score_text(matcher, text, mentions, language),
             "quotes": [{"speaker_id": q.speaker_entity_id, "speaker_name": q.speaker_name,
                         "text": q.text, "kind": q.kind, "cue": q.cue, "start": q.start,

@@ -42,7 +42,7 @@ class AnalysisTables(StoreBase):
                              limit: int | None = None) -> list[dict[str, Any]]:
         """Articles never processed, or processed by another NLP version (oldest first);
         those that failed ``max_attempts`` times are left for a person to look at."""
-        sql = ("SELECT id, title, text, language, language_source FROM articles "
+        sql = ("SELECT id, title, text, language, language_source, published_at FROM articles "
                "WHERE (nlp_version IS NULL OR nlp_version != ?) AND nlp_attempts < ? "
                "AND (page_status IS NULL OR page_status != 'pending') ORDER BY id")
         if limit:
@@ -96,8 +96,9 @@ class AnalysisTables(StoreBase):
                         (m.entity_id, m.name, m.kind, m.wikidata, m.origin, now))
                     conn.execute(
                         'INSERT INTO mentions (article_id, entity_id, surface, start, "end", '
-                        "sentence, role) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (article_id, m.entity_id, m.surface, m.start, m.end, m.sentence, m.role))
+                        "sentence, role, resolved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (article_id, m.entity_id, m.surface, m.start, m.end, m.sentence, m.role,
+                         m.resolved_by))
                 conn.execute("UPDATE articles SET nlp_version = ?, nlp_at = ?, nlp_error = NULL, "
                              "match_version = NULL WHERE id = ?", (version, now, article_id))
 
@@ -247,13 +248,14 @@ class AnalysisTables(StoreBase):
         marks = ",".join("?" * len(ids))
         for r in self.rows(
                 'SELECT m.article_id, m.entity_id, e.name, e.kind, e.origin, m.surface, '
-                'm.start, m."end", m.sentence, m.role, e.wikidata_id FROM mentions m '
+                'm.start, m."end", m.sentence, m.role, m.resolved_by, e.wikidata_id '
+                'FROM mentions m '
                 f"JOIN entities e ON e.id = m.entity_id WHERE m.article_id IN ({marks}) "
                 "ORDER BY m.article_id, m.start", list(ids)):
             out[r["article_id"]].append(Mention(
                 entity_id=r["entity_id"], name=r["name"], kind=r["kind"], origin=r["origin"],
                 surface=r["surface"], start=r["start"], end=r["end"], sentence=r["sentence"],
-                role=r["role"], wikidata=r["wikidata_id"]))
+                role=r["role"], wikidata=r["wikidata_id"], resolved_by=r["resolved_by"]))
         return out
 
     def quotes_for(self, ids: Sequence[int]) -> dict[int, list[Quote]]:

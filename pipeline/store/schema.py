@@ -517,3 +517,11 @@ def _m0012(db: sqlite_utils.Database) -> None:
             "CREATE INDEX quotes_article ON quotes(article_id, start)",
             "CREATE INDEX quotes_speaker ON quotes(speaker_entity_id, article_id)"):
         db.execute(statement)
+
+
+@migrations(name="0013_mention_resolution")
+def _m0013(db: sqlite_utils.Database) -> None:
+    # How a mention that names no one was resolved (pipeline.offices): 'office' = a role-only
+    # phrase ("the head of Roscosmos said") linked to the holder on the publication date;
+    # NULL = the name is in the text. Filled at each article's next analysis.
+    db.execute("ALTER TABLE mentions ADD COLUMN resolved_by TEXT")
