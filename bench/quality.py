@@ -17,14 +17,22 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import Settings  # noqa: E402
 from pipeline.entities import get_analyzer  # noqa: E402
-from pipeline.evaluate import EVAL_KINDS, match_dev, ranking_report, score_ner  # noqa: E402
+from pipeline.evaluate import (  # noqa: E402
+    EVAL_KINDS,
+    match_dev,
+    ner_dates,
+    ranking_report,
+    score_ner,
+    split_of,
+)
 from pipeline.seeds import load_seeds  # noqa: E402
 
 
 def main() -> dict[str, float]:
     analyzer = get_analyzer(Settings())
     records = yaml.safe_load((ROOT / "tests" / "data" / "ner_dev.yaml").read_text())
-    scores = score_ner(records, list(analyzer.analyze(r["text"] for r in records)))
+    predictions = list(analyzer.analyze([r["text"] for r in records], dates=ner_dates(records)))
+    scores = score_ner(records, predictions)
     print(f"NER dev set: {len(records)} texts")
     print(f"{'kind':14} {'precision':>9} {'recall':>7} {'support':>8}")
     for kind in EVAL_KINDS:
@@ -33,6 +41,22 @@ def main() -> dict[str, float]:
     print(f"{'all':14} {scores.precision():9.2f} {scores.recall():7.2f}")
     print(f"roles found next to titles: {scores.roles_found}/{scores.roles_expected}; "
           f"false-friend violations: {len(scores.absent_violations)}")
+    parts = {part: [i for i, r in enumerate(records) if split_of(r) == part]
+             for part in ("dev", "heldout")}
+    by_part = {part: score_ner([records[i] for i in idx], [predictions[i] for i in idx])
+               for part, idx in parts.items()}
+    print(f"\nBy split (dev {len(parts['dev'])} texts, held-out {len(parts['heldout'])}; "
+          "held-out never tuned on)")
+    print(f"{'kind':10} {'dev P':>6} {'dev R':>6} {'n':>4} {'held P':>7} {'held R':>7} {'n':>4}")
+    for kind in ("AGENCY", "OFFICIAL", "CREW", "COMPANY"):
+        dev, held = by_part["dev"], by_part["heldout"]
+        print(f"{kind:10} {dev.precision(kind):6.2f} {dev.recall(kind):6.2f} "
+              f"{dev.support(kind):4d} {held.precision(kind):7.2f} {held.recall(kind):7.2f} "
+              f"{held.support(kind):4d}")
+    for part, part_scores in by_part.items():
+        print(f"role-only ({part}): {part_scores.offices_found}/{part_scores.offices_expected} "
+              f"resolved to the holder on the day, {part_scores.offices_wrong} wrong; "
+              f"false-friend violations {len(part_scores.absent_violations)}")
     seed = next(s for s in load_seeds(ROOT / "seeds").seeds if s.id == "us-russia-iss-cooperation")
     dev = yaml.safe_load((ROOT / "tests" / "data" / "match_dev.yaml").read_text())
     threshold = Settings().match_threshold

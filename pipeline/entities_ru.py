@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from .gazetteer import Gazetteer
 from .people import PeopleIndex
 from .records import PEOPLE, Mention, fold
-from .russian import RussianNER, get_lemmatizer, is_cyrillic, latin_slug
+from .russian import RussianNER, get_lemmatizer, is_cyrillic
+from .typing_rules import Typing, new_entity_id, type_entity
 
 #: Tokens of a context window on each side (as the English linker's).
 CONTEXT_WINDOW = 8
@@ -169,11 +170,13 @@ class RussianLinker:
                     self.titles.not_entities:
                 continue
             sentence = _sentence(text, sentences, sentence_of[first])
+            typed = self._typing(text, sentences, sentence_of[first], span.start, span.end,
+                                 span.label)
             role = None
             if span.label == "PER":
                 words = span.lemma.split()
-                role = self._role(text, tokens, sentence_of, first, last + 1)
-                kind = "OFFICIAL" if role else "PERSON"
+                role = self._role(text, tokens, sentence_of, first, last + 1) or typed.role
+                kind = "OFFICIAL" if role else typed.kind  # CREW: «космонавт Олег Артемьев»
                 if len(words) == 1:  # a bare surname: only a person named in full before
                     known = seen_surnames.get(words[0])
                     if known is None:
@@ -192,11 +195,9 @@ class RussianLinker:
                 origin = "gazetteer" if eid in self.gazetteer.entries else "model"
                 wikidata = self.gazetteer.entries[eid].wikidata if origin == "gazetteer" \
                     else None
-            else:
-                prefix, kind = ("org", "ORGANIZATION") if span.label == "ORG" else \
-                    ("place", "PLACE")
-                eid, name, origin, wikidata = f"{prefix}:{latin_slug(normal)}", normal, \
-                    "model", None
+            else:  # AGENCY, COMPANY from context; the id does not depend on the kind
+                kind = typed.kind
+                eid, name, origin, wikidata = new_entity_id(normal, kind), normal, "model", None
             out.append(Mention(entity_id=eid, name=name, kind=kind, origin=origin,
                                surface=span.text, start=span.start, end=span.end,
                                sentence=sentence, role=role, wikidata=wikidata))
@@ -233,6 +234,17 @@ class RussianLinker:
                        wikidata=entry.wikidata)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _typing(text: str, sentences: Sequence[tuple[int, int]], n: int, start: int, end: int,
+                label: str) -> Typing:
+        """The kind of a name the gazetteer lacks, from its sentence
+        (:func:`pipeline.typing_rules.type_entity`)."""
+        lo, hi = sentences[n] if n >= 0 else (0, len(text))
+        if not lo <= start < end <= hi:
+            lo, hi = 0, len(text)
+        return type_entity(text[lo:hi], start - lo, end - lo, label, "ru")
+
 
     def _tokens(self, text: str) -> list[_Token]:
         return [_Token(s, e, w, lemma) for s, e, w, lemma in self.ner.lemmas(text)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .records import ENTITY_KINDS, Mention, slug
+from .russian import latin_slug
 
 if TYPE_CHECKING:  # spaCy loads with entities: only when NER runs
     from .entities import Analyzer
@@ -24,7 +25,9 @@ EVAL_KINDS = tuple(kind for kind in ENTITY_KINDS if kind != "PLACE")
 def _key(kind: str, ident: str | None, name: str | None) -> tuple[str, str]:
     if ident:
         return kind, ident
-    return kind, slug(name or "")
+    # In Latin letters: a new person met in English and Russian copy keeps the name it was
+    # first seen under («Аркадий Зимогоров» may be stored as "Arkady Zimogorov").
+    return kind, latin_slug(name or "") or slug(name or "")
 
 
 def predicted_keys(mentions: Iterable[Mention]) -> set[tuple[str, str]]:
@@ -48,6 +51,11 @@ class NerScores:
     absent_violations: list[tuple[str, str]] = field(default_factory=list)
     roles_expected: int = 0
     roles_found: int = 0
+    #: Role-only mentions (records with ``published``): expected holders, found, and
+    #: resolutions to someone not expected.
+    offices_expected: int = 0
+    offices_found: int = 0
+    offices_wrong: int = 0
     errors: list[str] = field(default_factory=list)
 
     def precision(self, kind: str | None = None) -> float:
@@ -86,12 +94,29 @@ def score_ner(records: Sequence[dict[str, Any]],
         for absent in record.get("absent") or []:
             if absent in found_ids:
                 scores.absent_violations.append((record["id"], absent))
+        if record.get("published"):
+            holders = {e["id"] for e in record["expect"] if e["kind"] in ("OFFICIAL", "CREW")
+                       and e.get("id")}
+            by_office = {m.entity_id for m in mentions if m.resolved_by == "office"}
+            scores.offices_expected += len(holders)
+            scores.offices_found += len(holders & by_office)
+            scores.offices_wrong += len(by_office - holders)
         for e in record["expect"]:
             if e.get("role") and e.get("id"):
                 scores.roles_expected += 1
                 if any(m.entity_id == e["id"] and m.role for m in mentions):
                     scores.roles_found += 1
     return scores
+
+
+def split_of(record: dict[str, Any]) -> str:
+    """A dev-set record's part: ``heldout`` (never tuned on) or ``dev`` (the default)."""
+    return "heldout" if record.get("split") == "heldout" else "dev"
+
+
+def ner_dates(records: Sequence[dict[str, Any]]) -> list[str | None]:
+    """Each record's ``published`` day (role-only mentions resolve on it), None = today."""
+    return [str(r["published"]) if r.get("published") else None for r in records]
 
 
 def average_precision(ranked_relevance: Sequence[bool]) -> float:

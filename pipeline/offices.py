@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,7 @@ def _holder(item: Any, where: str) -> Holder:
         raise ConfigError(f"{where}: give either 'id' (a gazetteer person) or 'name'")
     start, end = item.get("start"), item.get("end")
     for label, value in (("start", start), ("end", end)):
-        if (value is not None or label == "start") and not _DATE.match(str(value)):
+        if (value is not None or label == "start") and not _is_date(str(value)):
             raise ConfigError(f"{where}: {label} {value!r} is not a date "
                               "(YYYY, YYYY-MM or YYYY-MM-DD, quoted)")
     if end is not None and str(end) <= str(start):
@@ -212,6 +213,18 @@ def _holder(item: Any, where: str) -> Holder:
     return Holder(id=str(item["id"]) if "id" in item else None,
                   name=str(item["name"]) if "name" in item else None, start=str(start),
                   end=str(end) if end is not None else None, acting=bool(item.get("acting")))
+
+
+def _is_date(value: str) -> bool:
+    """"YYYY", "YYYY-MM" or "YYYY-MM-DD", a real month and day."""
+    if not _DATE.match(value):
+        return False
+    full = value + "-01" * (2 - value.count("-"))
+    try:
+        date.fromisoformat(full)
+    except ValueError:
+        return False
+    return True
 
 
 # -- finding role-only mentions ---------------------------------------------------------------
@@ -236,8 +249,8 @@ class OfficeFinder:
                     for phrase in phrases:
                         self._by_lang.setdefault(lang, []).append(
                             _Phrase(office, _compile(phrase), contextual))
-        for phrases in self._by_lang.values():
-            phrases.sort(key=lambda p: -len(p.pattern.pattern))
+        for found in self._by_lang.values():
+            found.sort(key=lambda p: -len(p.pattern.pattern))
 
     def find(self, text: str, lang: str, day: str,
              names: Sequence[tuple[int, int]] = (),
@@ -280,7 +293,7 @@ def _compile(phrase: str) -> re.Pattern[str]:
     apostrophes, whole words at Latin/Cyrillic edges (Han and Devanagari by characters)."""
     parts = []
     for word in phrase.split():
-        parts.append(re.escape(word).replace("'", "['\u2019]").replace("\u2019", "['\u2019]"))
+        parts.append("['\u2019]".join(re.escape(bit) for bit in re.split("['\u2019]", word)))
     body = r"\s+".join(parts)
     left = r"(?<![^\W_])" if _WORDISH.match(phrase[0]) and phrase[0].isascii() or \
         "\u0400" <= phrase[0] <= "\u04ff" else ""

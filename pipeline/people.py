@@ -5,7 +5,8 @@ Bakanov" and "Dmitri Bakanov" share one key). The index starts with the gazettee
 and grows with the new people the model finds, so a new person first seen in Russian copy and
 later spelled in Latin script (or the other way round) is one entity. A new person's id is
 ``person:`` + :func:`~pipeline.russian.latin_slug` of the name it was first seen under
-(«Дмитрий Баканов» → ``person:dmitry-bakanov``): the key links, the id is the first one's.
+(«Дмитрий Баканов» → ``person:dmitry-bakanov``, :func:`pipeline.typing_rules.new_entity_id`,
+the one rule for new ids whatever the kind): the key links, the id is the first one's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 from .gazetteer import Gazetteer
 from .records import PEOPLE, slug
-from .russian import latin_slug, name_key
+from .russian import name_key
+from .typing_rules import new_entity_id
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,14 @@ class PeopleIndex:
             if entry.kind not in PEOPLE:
                 continue
             person = Person(entry.id, entry.name, entry.kind)
+            surname = (_key(entry.name) or "").rsplit(" ", 1)[-1]
             for alias in {entry.name, *entry.aliases}:
                 key = _key(alias)
                 if key is None:
+                    continue
+                if _CYRILLIC.search(alias) and key.rsplit(" ", 1)[-1] != surname:
+                    # A case form («Александра Гребенкина», Alexander's genitive) is not a
+                    # name: its key is another person's (Alexandra Grebenkina).
                     continue
                 known = self._by_key.get(key, person)
                 self._by_key[key] = person if known == person else None
@@ -73,13 +80,18 @@ class PeopleIndex:
         if known is not None:
             return known
         short = without_patronymic(name)
-        person = Person(f"person:{latin_slug(short) or slug(short)}", name, kind)
+        try:  # one id rule for every new entity (typing_rules.new_entity_id)
+            pid = new_entity_id(short, "PERSON")
+        except ValueError:
+            pid = f"person:{slug(short)}"
+        person = Person(pid, name, kind)
         key = _key(name)
         if key is not None:
             self._by_key.setdefault(key, person)
         return person
 
 
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 #: A patronymic between a given name and a surname («Владимирович», "Vladimirovich").
 _PATRONYMIC = re.compile(r"^(?:\w+(?:ович|евич|ична|овна|евна|ovich|evich|ovna|evna|ichna))$",
                          re.I)

@@ -90,8 +90,11 @@ class AnalysisTables(StoreBase):
                         "first_seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                         "name = CASE WHEN entities.origin = 'gazetteer' THEN excluded.name "
                         "ELSE entities.name END, "
-                        "kind = CASE WHEN excluded.kind = 'OFFICIAL' OR "
-                        "entities.origin = 'gazetteer' THEN excluded.kind ELSE entities.kind END, "
+                        # A kind read from context (CREW, OFFICIAL, COMPANY, AGENCY) replaces
+                        # the model's plain PERSON/ORGANIZATION, never the other way round.
+                        "kind = CASE WHEN entities.origin = 'gazetteer' OR excluded.kind NOT IN "
+                        "('PERSON', 'ORGANIZATION', 'PLACE') THEN excluded.kind "
+                        "ELSE entities.kind END, "
                         "wikidata_id = excluded.wikidata_id",
                         (m.entity_id, m.name, m.kind, m.wikidata, m.origin, now))
                     conn.execute(
