@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         parses["n"] += 1
         return real_parse(*a, **kw)
 
-    def counting_analyze(self, texts):
+    def counting_analyze(self, texts, *args, **kwargs):
         texts = list(texts)
         ner_calls["n"] += len(texts)
-        return real_analyze(self, texts)
+        return real_analyze(self, texts, *args, **kwargs)
 
     with FeedFarm(delay=args.delay) as farm, tempfile.TemporaryDirectory() as tmp, \
             mock.patch.object(ingest, "parse_feed", counting_parse), \
