@@ -157,6 +157,24 @@ def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return f"{where}: not valid YAML: {problem}"
 
 
+def read_model_yaml(path: Path, what: str) -> tuple[dict[str, Any], bytes]:
+    """A models file's top-level mapping and its bytes (for the version hash). Every
+    failure is one :class:`ConfigError` line naming the file: unreadable, not YAML (with
+    line and column), or not a mapping. An empty file is an empty mapping."""
+    try:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {what}: expected a mapping at the top level")
+    return data, raw
+
+
 def load_gazetteer(path: str | Path | None = None, overlay: Path | None = None, *,
                    overlay_bytes: bytes | None = None) -> Gazetteer:
     """Load and validate ``models/gazetteer.yaml`` (or ``path``), plus the analyst's

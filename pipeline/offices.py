@@ -23,11 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .entities_other import sentence_around
 from .errors import ConfigError
-from .gazetteer import Gazetteer
+from .gazetteer import Gazetteer, read_model_yaml
 from .people import PeopleIndex
 from .records import PEOPLE, Mention, fold
 
@@ -127,16 +125,8 @@ def _coarse(bound: str) -> bool:
 def load_offices(path: Path) -> Offices:
     """Read and check ``offices.yaml``; a bad file raises one :class:`ConfigError` naming
     the file, the office and the problem."""
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read offices: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("offices"), list):
+    data, raw = read_model_yaml(path, "offices")
+    if not isinstance(data.get("offices"), list):
         raise ConfigError(f"{path}: expected 'version: 1' and a list under 'offices'")
     if data.get("version") != 1:
         raise ConfigError(f"{path}: unknown version {data.get('version')!r} (expected 1)")

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
+from .gazetteer import read_model_yaml
 from .records import fold
 from .resources import default_models_dir
 from .russian import latin_slug
@@ -118,8 +117,8 @@ class _Tok:
 def load_cues(models_dir: Path | None = None) -> Cues:
     """Read ``titles.yaml`` and ``entity_cues.yaml`` from ``models_dir`` (default: bundled)."""
     base = models_dir or default_models_dir()
-    titles, raw_titles = _read_yaml(base / "titles.yaml")
-    cues, raw_cues = _read_yaml(base / "entity_cues.yaml")
+    titles, raw_titles = read_model_yaml(base / "titles.yaml", "title vocabulary")
+    cues, raw_cues = read_model_yaml(base / "entity_cues.yaml", "entity cues")
 
     def words(data: dict[str, Any], *keys: str) -> frozenset[str]:
         node: Any = data
@@ -153,19 +152,6 @@ def load_cues(models_dir: Path | None = None) -> Cues:
 def bundled_cues() -> Cues:
     """The cues shipped in the package's ``models/`` (read once per process)."""
     return load_cues()
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], bytes]:
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data, raw
 
 
 # -- typing -----------------------------------------------------------------------------------

@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
+from .gazetteer import read_model_yaml
 from .records import fold
 from .resources import default_models_dir
 from .russian import fold_latin, name_key
@@ -128,14 +127,8 @@ class NameForms:
 def load_name_forms(path: Path | None = None) -> NameForms:
     """Read ``models/name_forms.yaml`` (or ``path``)."""
     path = path or default_models_dir() / "name_forms.yaml"
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    forms = data.get("forms") if isinstance(data, dict) else None
+    data, raw = read_model_yaml(path, "name forms")
+    forms = data.get("forms")
     if not isinstance(forms, dict):
         raise ConfigError(f"{path}: expected 'forms:' mapping full names to lists of forms")
     full_of: dict[str, set[str]] = {}

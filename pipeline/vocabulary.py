@@ -9,10 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from .errors import ConfigError
-from .gazetteer import yaml_problem
+from .gazetteer import read_model_yaml
 from .records import fold
 from .resources import default_models_dir
 
@@ -40,13 +37,7 @@ class Countries:
 def load_countries(path: Path | None = None) -> Countries:
     """Load the country names the model's ORG/GPE/LOC entities are checked against."""
     path = path or default_models_dir() / "countries.yaml"
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read country names: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_problem(path, exc)) from None
+    data, raw = read_model_yaml(path, "country names")
     return Countries(names=frozenset(fold(str(c)) for c in data.get("countries") or []),
                      version=hashlib.sha256(raw).hexdigest()[:8])
 
@@ -54,13 +45,7 @@ def load_countries(path: Path | None = None) -> Countries:
 def load_titles(path: Path | None = None) -> Titles:
     """Load the title vocabulary."""
     path = path or default_models_dir() / "titles.yaml"
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read title vocabulary: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_problem(path, exc)) from None
+    data, raw = read_model_yaml(path, "title vocabulary")
     return Titles(words=frozenset(fold(w) for w in data.get("titles", [])),
                   connectors=frozenset(fold(w) for w in data.get("connectors", [])),
                   stops=frozenset(fold(w) for w in data.get("stops", [])),
