@@ -26,4 +26,3 @@ def bundled_seeds_dir() -> Path:
     project's top-level ``seeds/``."""
     inside = PACKAGE_DIR / "bundled_seeds"
     return inside if inside.is_dir() else PACKAGE_DIR.parent / "seeds"
-
