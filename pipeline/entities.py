@@ -188,7 +188,8 @@ class Analyzer:
         (``people``: see :meth:`analyze`)."""
         gaz = self.gazetteer
         people = people if people is not None else self.people.copy()
-        cyrillic = len(_CYRILLIC.findall(doc.text)) > 0.3 * max(1, len(_LETTER.findall(doc.text)))
+        text = doc.text  # Doc.text joins every token: read it once per doc
+        cyrillic = len(_CYRILLIC.findall(text)) > 0.3 * max(1, len(_LETTER.findall(text)))
         accepted = self._gazetteer_spans(doc)
         taken: set[int] = set()
         for span, _eid in accepted:
@@ -232,7 +233,7 @@ class Analyzer:
                 surnames[token.text] = (entry.id, entry.name, entry.kind)
             eid, name, kind = surnames[token.text]
             in_gazetteer = eid in gaz.entries
-            if in_gazetteer or first_seen.get(eid, len(doc.text)) < token.idx:
+            if in_gazetteer or first_seen.get(eid, len(text)) < token.idx:
                 span = doc[token.i: token.i + 1]
                 if in_gazetteer:
                     span = self._with_given_names(span, eid, covered)
@@ -421,13 +422,13 @@ class Analyzer:
         """The kind of a model entity the gazetteer lacks, from its sentence
         (:func:`pipeline.typing_rules.type_entity`): CREW, OFFICIAL with a role, COMPANY,
         AGENCY, else the model's kind."""
-        sent = span.sent if span.doc.has_annotation("SENT_START") else span.doc[:]
+        sent = span.sent if has_sentences(span.doc) else span.doc[:]
         offset = span.text.find(text)
         start = span.start_char + max(offset, 0) - sent.start_char
         end = start + len(text) if offset >= 0 else span.end_char - sent.start_char
         model_label = {"ORGANIZATION": "ORG", "PLACE": "GPE"}.get(label, label)
-        return type_entity(span.doc.text[sent.start_char:sent.end_char], start, end,
-                           model_label, "en", self.cues)
+        # sent.text, not doc.text[...]: Doc.text joins every token on each call.
+        return type_entity(sent.text, start, end, model_label, "en", self.cues)
 
     def _bare_surname(self, span: Span, text: str, context: _Context) -> str | None:
         """The gazetteer person a lone surname is: with that person's context words nearby,
@@ -446,7 +447,7 @@ class Analyzer:
                  wikidata: str | None = None, role: str | None = None) -> Mention:
         if role is None and kind in (*PEOPLE, "PERSON"):
             role = role_of(span, self.titles)
-        sentence = span.sent.text.strip() if span.doc.has_annotation("SENT_START") else ""
+        sentence = span.sent.text.strip() if has_sentences(span.doc) else ""
         return Mention(entity_id=eid, name=name, kind=kind, origin=origin, surface=span.text,
                        start=span.start_char, end=span.end_char, sentence=sentence[:600],
                        role=role, wikidata=wikidata)
@@ -521,3 +522,13 @@ def _clean(text: str) -> str:
     if text.lower().startswith("the "):
         text = text[4:]
     return text
+
+
+def has_sentences(doc: Doc) -> bool:
+    """Whether ``doc`` has sentence boundaries, asked once per doc: spaCy's
+    ``has_annotation`` walks every token, and asking it per mention made linking quadratic
+    in the length of the text."""
+    known = doc.user_data.get("spacewatch:has_sentences")
+    if known is None:
+        known = doc.user_data["spacewatch:has_sentences"] = doc.has_annotation("SENT_START")
+    return bool(known)
