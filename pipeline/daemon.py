@@ -52,6 +52,7 @@ from .ingest import analyse_pending, fetch_feeds, register_feeds
 from .match import Matcher, build_matcher
 from .records import FAILED, FeedReport, FetchRecord, iso, now_utc, parse_iso
 from .store import Store
+from .store.deliveries import deliveries_of
 
 log = logging.getLogger("spacewatch.daemon")
 HEARTBEAT_SECONDS = 10.0
@@ -394,7 +395,12 @@ class Daemon:
         with Store(self.options.db_path) as store:
             path = digest.write_digest(store, folder, day, settings.digest_timezone)
             self._say(logging.INFO, "digest written: %s", path)
-            if settings.smtp.enabled:
+            if settings.smtp.enabled and any(d.ok for d in deliveries_of(store, day)):
+                # A restart with --digest-now after the scheduled digest went out: the
+                # analyst gets each day's e-mail once (`digest --email` resends on purpose).
+                self._say(logging.INFO, "digest of %s was already e-mailed; not sent again",
+                          day.isoformat())
+            elif settings.smtp.enabled:
                 # Retried with backoff (a shutdown cuts the wait short); every attempt is
                 # recorded in `deliveries` and the last one shown by `spacewatch status`.
                 try:

@@ -274,3 +274,23 @@ def test_daemon_digest_job_writes_the_digest_and_records_failed_e_mail_attempts(
         day = date.fromisoformat(last.day)
         assert [r.attempt for r in deliveries_of(store, day)] == [1, 2, 3]
     assert (tmp_path / "digests" / f"digest-{day.isoformat()}.html").exists()
+
+
+def test_a_restarted_daemon_does_not_e_mail_a_day_already_delivered(
+        tmp_path: Path, sink: SmtpSink) -> None:
+    """`run --digest-now` after the scheduled digest went out (a restart at 08:00, say)
+    writes the digest again but sends the e-mail once; `digest --email` still resends."""
+    from pipeline.daemon import Daemon, DaemonOptions
+
+    config = write_feeds_yaml(tmp_path, sink.port)
+    db = tmp_path / "d.db"
+    Daemon(DaemonOptions(config, db, digest_dir=tmp_path / "digests"))._digest_job()
+    Daemon(DaemonOptions(config, db, digest_dir=tmp_path / "digests"))._digest_job()
+    assert len(sink.messages) == 1
+    with Store(db) as store:
+        day = date.fromisoformat(last_delivery(store).day)  # type: ignore[union-attr]
+        assert [(r.ok, r.attempt) for r in deliveries_of(store, day)] == [(True, 1)]
+    result = CliRunner().invoke(cli, ["--db", str(db), "--config", str(config), "digest",
+                                      "--email", "--date", day.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert len(sink.messages) == 2
