@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.config import Config, Feed, Settings
 from pipeline.ingest import PassReport, fetch_feeds, register_feeds
 from pipeline.store import Store
@@ -68,3 +69,29 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                       "--out", str(tmp / "demo")])
     assert result.exit_code == 0, result.output
     return tmp / "demo" / "demo.db"
+
+
+#: ``run(folder, *args)`` -> (exit code, stdout, stderr)
+Runner = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """``run(folder, *args)``: the console script on feeds.yaml and sw.db in ``folder``, as a
+    user runs it (errors become one line and an exit code): (exit code, stdout, stderr)."""
+
+    def invoke(folder: Path, *args: str) -> tuple[int, str, str]:
+        argv = ["spacewatch", "--db", str(folder / "sw.db"), "--config",
+                str(folder / "feeds.yaml"), *args]
+        capsys.readouterr()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sys.argv", argv)
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

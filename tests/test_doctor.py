@@ -5,12 +5,10 @@ failure."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
 from pipeline.config import Config, Feed, Settings, load_config
 from pipeline.daemon import DbLock
 from pipeline.doctor import (
@@ -30,33 +28,11 @@ from pipeline.doctor import (
 from pipeline.gazetteer import load_gazetteer
 from pipeline.store import Store
 
+from .conftest import Runner
 from .httpserver import LocalServer, Reply, items, rss
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_roscosmos_chief_visits_nasa.md"
-Runner = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """``run(folder, *args)``: the console script with feeds.yaml and sw.db in ``folder``:
-    (exit code, stdout, stderr)."""
-
-    def invoke(folder: Path, *args: str) -> tuple[int, str, str]:
-        argv = ["spacewatch", "--db", str(folder / "sw.db"), "--config",
-                str(folder / "feeds.yaml"), *args]
-        capsys.readouterr()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("sys.argv", argv)
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def deployment(folder: Path, feeds: str = "feeds: []\n") -> Path:

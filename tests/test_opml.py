@@ -3,15 +3,15 @@ user's feeds.yaml is only ever appended to (with a backup), and hostile XML is r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.opml import feed_name, read_opml
+
+from .conftest import Runner
 
 USER_CONFIG = """\
 # My feeds — hand-written, with comments that must survive an import.
@@ -59,29 +59,6 @@ READER_EXPORT = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-Runner = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """``run(folder, *args)``: the console script on feeds.yaml in ``folder``, as a user runs
-    it (errors become one line and an exit code): (exit code, stdout, stderr)."""
-
-    def invoke(folder: Path, *args: str) -> tuple[int, str, str]:
-        argv = ["spacewatch", "--db", str(folder / "sw.db"), "--config",
-                str(folder / "feeds.yaml"), *args]
-        capsys.readouterr()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("sys.argv", argv)
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def opml_file(tmp_path: Path, data: bytes, name: str = "subs.opml") -> str:
