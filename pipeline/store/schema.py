@@ -525,3 +525,90 @@ def _m0013(db: sqlite_utils.Database) -> None:
     # phrase ("the head of Roscosmos said") linked to the holder on the publication date;
     # NULL = the name is in the text. Filled at each article's next analysis.
     db.execute("ALTER TABLE mentions ADD COLUMN resolved_by TEXT")
+
+
+@migrations(name="0014_stories")
+def _m0014(db: sqlite_utils.Database) -> None:
+    # Stories (issue 14): articles that report the same event, grouped incrementally as they
+    # arrive (pipeline.stories). Derived and curated data, not part of the append-only event
+    # log: `story merge` / `story split` move articles between stories. Times are UTC ISO.
+    # (Unreleased: the stories work may still amend this migration before it ships.)
+    for statement in (
+            """CREATE TABLE stories (
+                id INTEGER PRIMARY KEY,
+                headline TEXT NOT NULL,
+                representative_article_id INTEGER REFERENCES articles(id),
+                first_seen TEXT NOT NULL,
+                last_updated TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                article_count INTEGER NOT NULL DEFAULT 0,
+                outlet_count INTEGER NOT NULL DEFAULT 0,
+                language_count INTEGER NOT NULL DEFAULT 0,
+                languages TEXT NOT NULL DEFAULT '[]',
+                follows_story_id INTEGER REFERENCES stories(id),
+                merged_into INTEGER REFERENCES stories(id)
+            )""",
+            """CREATE TABLE story_articles (
+                article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+                story_id INTEGER NOT NULL REFERENCES stories(id),
+                joined_at TEXT NOT NULL,
+                similarity REAL,
+                explanation TEXT NOT NULL,
+                assigned_by TEXT NOT NULL DEFAULT 'auto'
+                    CHECK (assigned_by IN ('auto', 'merge', 'split', 'analyst'))
+            )""",
+            "CREATE INDEX story_articles_story ON story_articles(story_id, joined_at)",
+            # The assignment index: each story's entities and distinctive terms, with when
+            # the story last saw them, so a new article looks up candidates by key within a
+            # time window instead of scanning every story.
+            """CREATE TABLE story_keys (
+                key TEXT NOT NULL,
+                story_id INTEGER NOT NULL REFERENCES stories(id),
+                last_seen TEXT NOT NULL,
+                weight REAL NOT NULL DEFAULT 1.0,
+                PRIMARY KEY (key, story_id)
+            )""",
+            "CREATE INDEX story_keys_recent ON story_keys(key, last_seen)",
+            "CREATE INDEX stories_last_updated ON stories(last_updated)"):
+        db.execute(statement)
+
+
+@migrations(name="0015_alert_outbox")
+def _m0015(db: sqlite_utils.Database) -> None:
+    # Alerts (issue 14): a persistent outbox. A pass that finds a story worth alerting writes
+    # a row (one per rule, story and alert number) in the same transaction as its other
+    # writes; delivery picks due rows, records every attempt, and marks a row delivered only
+    # after a 2xx / accepted send, so nothing is lost across a crash and nothing is sent
+    # twice after a success. (Unreleased: the alerts work may still amend this migration.)
+    for statement in (
+            """CREATE TABLE alert_outbox (
+                id INTEGER PRIMARY KEY,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                rule TEXT NOT NULL,
+                channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email', 'command')),
+                target TEXT NOT NULL,
+                seed_id TEXT NOT NULL,
+                story_id INTEGER NOT NULL REFERENCES stories(id),
+                alert_number INTEGER NOT NULL DEFAULT 1,
+                reason TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'delivered', 'failed')),
+                created_at TEXT NOT NULL,
+                next_attempt_at TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                delivered_at TEXT,
+                last_error TEXT
+            )""",
+            "CREATE INDEX alert_outbox_due ON alert_outbox(state, next_attempt_at)",
+            "CREATE INDEX alert_outbox_story ON alert_outbox(story_id, rule)",
+            """CREATE TABLE alert_attempts (
+                id INTEGER PRIMARY KEY,
+                outbox_id INTEGER NOT NULL REFERENCES alert_outbox(id),
+                attempted_at TEXT NOT NULL,
+                ok INTEGER NOT NULL,
+                status TEXT,
+                error TEXT
+            )""",
+            "CREATE INDEX alert_attempts_outbox ON alert_attempts(outbox_id)"):
+        db.execute(statement)
