@@ -19,10 +19,12 @@ from pipeline.config import Settings  # noqa: E402
 from pipeline.entities import get_analyzer  # noqa: E402
 from pipeline.evaluate import (  # noqa: E402
     EVAL_KINDS,
+    language_table,
     match_dev,
     ner_dates,
     ranking_report,
     score_ner,
+    scores_by_language,
     split_of,
 )
 from pipeline.seeds import load_seeds  # noqa: E402
@@ -53,6 +55,9 @@ def main() -> dict[str, float]:
         print(f"{kind:10} {dev.precision(kind):6.2f} {dev.recall(kind):6.2f} "
               f"{dev.support(kind):4d} {held.precision(kind):7.2f} {held.recall(kind):7.2f} "
               f"{held.support(kind):4d}")
+    print("\nBy language and split (P / R (n gold mentions))")
+    for line in language_table(scores_by_language(records, predictions)):
+        print(line)
     for part, part_scores in by_part.items():
         print(f"role-only ({part}): {part_scores.offices_found}/{part_scores.offices_expected} "
               f"resolved to the holder on the day, {part_scores.offices_wrong} wrong; "

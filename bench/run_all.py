@@ -15,7 +15,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import fetch_concurrency, ingest, ner_speed, quality, scale, soak, xml_bomb  # noqa: E402
+from bench import (  # noqa: E402
+    alert_latency,
+    fetch_concurrency,
+    ingest,
+    ner_speed,
+    quality,
+    scale,
+    soak,
+    stories_quality,
+    story_assign,
+    xml_bomb,
+)
 
 RUNS = [
     ("1. NER stage vs spaCy's full pipeline", ner_speed.main, ["--docs", "300"]),
@@ -26,6 +37,10 @@ RUNS = [
     ("5. Daemon soak (memory)", soak.main, ["--feeds", "30", "--seconds", "120"]),
     ("6. Hostile XML: quadratic blowup memory", lambda argv: xml_bomb.main(), []),
     ("7. Dev-set quality (NER, matching)", lambda argv: quality.main(), []),
+    ("8. Story clustering quality (B-cubed, dev and held-out)", stories_quality.main, []),
+    ("9. Story assignment: per article with 1K vs 100K stories", story_assign.main, []),
+    ("10. Alert latency (fetch to webhook, real daemon)", alert_latency.main,
+     ["--trials", "20"]),
 ]
 
 

@@ -205,6 +205,53 @@ class Feed:
         return settings.full_text if self.full_text is None else self.full_text
 
 
+#: The channels an alert rule can use; a rule names exactly one of them.
+ALERT_CHANNELS = ("webhook", "email", "command")
+_RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One entry of ``alerts:`` in feeds.yaml: which stories to push, and where.
+
+    ``seeds`` is ``("*",)`` for every seed. ``kinds``: entity kinds that must all be present
+    among the story's articles. ``quiet_hours``: (start, end) in minutes after local midnight
+    in ``settings.digest_timezone``; alerts due then wait until the end. Exactly one channel:
+    ``webhook`` (a URL), ``email`` (recipients; empty means ``settings.smtp.to``, used when
+    ``email_enabled``) or ``command`` (an argv, run without a shell).
+    """
+
+    name: str
+    seeds: tuple[str, ...]
+    min_score: float
+    channel: str
+    webhook: str | None = None
+    email: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    quiet_hours: tuple[int, int] | None = None
+    secret_env: str | None = None
+    #: Seconds one send may take (webhook: connect, read and in all; command: its run).
+    timeout: float = 10.0
+
+    def covers(self, seed_id: str) -> bool:
+        """Whether this rule follows ``seed_id``."""
+        return "*" in self.seeds or seed_id in self.seeds
+
+    @property
+    def target(self) -> str:
+        """Where the alerts go, as one line: the URL, the addresses or the command."""
+        if self.channel == "webhook":
+            return self.webhook or ""
+        if self.channel == "email":
+            return ", ".join(self.email)
+        import shlex
+
+        return shlex.join(self.command)
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated contents of feeds.yaml."""
@@ -212,6 +259,7 @@ class Config:
     feeds: tuple[Feed, ...]
     settings: Settings
     path: Path | None = None
+    alerts: tuple[AlertRule, ...] = ()
 
     @property
     def seeds_folder(self) -> Path:
@@ -250,10 +298,10 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
         raise ConfigError(_yaml_problem(exc, text, source)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'feeds:' list at the top")
-    unknown = set(data) - {"feeds", "settings"}
+    unknown = set(data) - {"feeds", "settings", "alerts"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} "
-                          "(allowed: feeds, settings)")
+                          "(allowed: feeds, settings, alerts)")
     settings = _resolve_models_dir(_parse_settings(data.get("settings") or {}, source), path,
                                    source)
     settings = _resolve_overlay(settings, path)
@@ -274,7 +322,8 @@ def parse_config(text: str, source: str = "feeds.yaml", path: Path | None = None
                               f"URL ({key}); keep one of them")
         urls[key] = feed.name
         feeds.append(feed)
-    return Config(feeds=tuple(feeds), settings=settings, path=path)
+    alerts = _parse_alerts(data.get("alerts"), settings, source)
+    return Config(feeds=tuple(feeds), settings=settings, path=path, alerts=alerts)
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
@@ -430,6 +479,140 @@ def _parse_smtp(raw: Any, where: str) -> SmtpSettings:
         raise ConfigError(f"{where}.port: expected a port number")
     return SmtpSettings(host=str(raw.get("host", "")), port=port, tls=bool(raw.get("tls", True)),
                         sender=str(raw.get("sender", "")), to=tuple(str(t) for t in to))
+
+
+def _parse_alerts(raw: Any, settings: Settings, source: str) -> tuple[AlertRule, ...]:
+    """The ``alerts:`` list: every rule checked, names unique."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: 'alerts:' must be a list of rules")
+    rules: list[AlertRule] = []
+    for index, item in enumerate(raw, start=1):
+        rule = _parse_alert(item, index, settings, source)
+        if any(r.name == rule.name for r in rules):
+            raise ConfigError(f"{source}: alert {rule.name!r}: duplicate name")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_alert(raw: Any, index: int, settings: Settings, source: str) -> AlertRule:
+    from .records import ENTITY_KINDS
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: alert #{index}: expected a mapping with name, seeds, "
+                          "min_score and one channel (webhook, email or command)")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _RULE_NAME.match(name):
+        raise ConfigError(f"{source}: alert #{index}: name {name!r} is missing or invalid "
+                          "(letters, digits, _ . -; at most 64 characters)")
+    where = f"{source}: alert {name!r}"
+    allowed = ("name", "seeds", "min_score", "kinds", "quiet_hours", "webhook", "email",
+               "command", "secret_env", "timeout")
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
+    seeds = raw.get("seeds")
+    if isinstance(seeds, str):
+        seeds = [seeds]
+    if not isinstance(seeds, list) or not seeds or \
+            not all(isinstance(s, str) and s.strip() for s in seeds):
+        raise ConfigError(f"{where}: seeds must be a list of seed ids, or [\"*\"] for every "
+                          "seed")
+    min_score = raw.get("min_score", settings.match_threshold)
+    if isinstance(min_score, bool) or not isinstance(min_score, int | float) or \
+            not 0.0 <= min_score <= 1.0:
+        raise ConfigError(f"{where}: min_score must be a number between 0 and 1, got "
+                          f"{min_score!r}")
+    kinds = raw.get("kinds") or []
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ConfigError(f"{where}: kinds must be a list of entity kinds")
+    for kind in kinds:
+        if kind.upper() not in ENTITY_KINDS:
+            raise ConfigError(f"{where}: kinds: unknown entity kind {kind!r} (known: "
+                              f"{', '.join(ENTITY_KINDS)})")
+    channels = [c for c in ALERT_CHANNELS if raw.get(c) not in (None, False)]
+    if len(channels) != 1:
+        raise ConfigError(f"{where}: give exactly one channel: webhook, email or command "
+                          f"(found {', '.join(channels) or 'none'})")
+    channel = channels[0]
+    webhook = check_url(raw["webhook"], f"{where}: webhook") if channel == "webhook" else None
+    email: tuple[str, ...] = ()
+    if channel == "email":
+        email = _alert_recipients(raw["email"], settings, where)
+    command: tuple[str, ...] = ()
+    if channel == "command":
+        command = _alert_command(raw["command"], where)
+    secret_env = raw.get("secret_env")
+    if secret_env is not None and (not isinstance(secret_env, str)
+                                   or not _ENV_NAME.match(secret_env)):
+        raise ConfigError(f"{where}: secret_env must be the name of an environment variable, "
+                          f"got {secret_env!r}")
+    if secret_env is not None and channel != "webhook":
+        raise ConfigError(f"{where}: secret_env signs webhook bodies only (this rule uses "
+                          f"{channel})")
+    quiet = raw.get("quiet_hours")
+    quiet_hours = None
+    if quiet is not None:
+        found = _QUIET.match(quiet.replace(" ", "")) if isinstance(quiet, str) else None
+        if not found:
+            raise ConfigError(f"{where}: quiet_hours must be HH:MM-HH:MM (e.g. 22:00-07:00), "
+                              f"got {quiet!r}")
+        h1, m1, h2, m2 = (int(x) for x in found.groups())
+        quiet_hours = (h1 * 60 + m1, h2 * 60 + m2)
+        if quiet_hours[0] == quiet_hours[1]:
+            raise ConfigError(f"{where}: quiet_hours {quiet!r} starts and ends at the same "
+                              "time")
+    timeout = parse_duration(raw.get("timeout", 10.0), f"{where}: timeout")
+    return AlertRule(name=name, seeds=tuple(s.strip() for s in seeds),
+                     min_score=float(min_score), channel=channel, webhook=webhook, email=email,
+                     command=command, kinds=tuple(k.upper() for k in kinds),
+                     quiet_hours=quiet_hours, secret_env=secret_env, timeout=timeout)
+
+
+def _alert_recipients(value: Any, settings: Settings, where: str) -> tuple[str, ...]:
+    """``email: true`` (the digest's recipients, settings.smtp.to) or addresses; either way
+    settings.smtp must name a host and a sender."""
+    if value is True:
+        addresses: list[Any] = list(settings.smtp.to)
+        if not addresses:
+            raise ConfigError(f"{where}: email: true sends to settings.smtp.to, which is empty "
+                              "(list addresses instead, or set settings.smtp.to)")
+    elif isinstance(value, str):
+        addresses = [value]
+    elif isinstance(value, list) and value:
+        addresses = value
+    else:
+        raise ConfigError(f"{where}: email must be true (settings.smtp.to) or a list of "
+                          f"addresses, got {value!r}")
+    for address in addresses:
+        if not isinstance(address, str) or not re.fullmatch(r"[^@\s,]+@[^@\s,]+", address):
+            raise ConfigError(f"{where}: email: {address!r} is not an e-mail address")
+    if not (settings.smtp.host and settings.smtp.sender):
+        raise ConfigError(f"{where}: email alerts use settings.smtp, which needs host and "
+                          "sender")
+    return tuple(addresses)
+
+
+def _alert_command(value: Any, where: str) -> tuple[str, ...]:
+    """A command as an argv list, or a string split like a shell would (never run by one)."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: command {value!r}: {exc}") from None
+    elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+        argv = list(value)
+    else:
+        raise ConfigError(f"{where}: command must be a list of arguments or a string, got "
+                          f"{value!r}")
+    if not argv or not argv[0].strip():
+        raise ConfigError(f"{where}: command is empty")
+    return tuple(argv)
 
 
 def _check_timezone(name: str, where: str) -> None:

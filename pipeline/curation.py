@@ -29,11 +29,21 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .entities import Analyzer, forget_analyzers, load_countries, load_titles
+from .entities import (
+    Analyzer,
+    analyzer_files,
+    cues_folder,
+    forget_analyzers,
+    load_countries,
+    load_titles,
+)
 from .errors import ConfigError, InputError
 from .gazetteer import Gazetteer, load_gazetteer
+from .offices import load_offices
 from .records import GAZETTEER_KINDS, PEOPLE, Mention, fold, slug
-from .resources import default_models_dir
+from .typing_rules import load_cues
+from .variants import load_name_forms
+from .vocabulary import models_file
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -66,13 +76,10 @@ def build_analyzer(model: str, *, batch_size: int, n_process: int, max_chars: in
 # -- the files a running daemon watches ---------------------------------------------------
 
 def gazetteer_files(settings: Settings) -> tuple[Path, ...]:
-    """The files the analyzer is built from: the gazetteer, titles and countries (from
+    """The files the analyzer is built from: the gazetteer, titles, countries, offices,
+    typing cues and name forms (:func:`pipeline.entities.analyzer_files`: from
     ``models_dir`` where it has them, else bundled) and the overlay."""
-    folder = settings.models_folder
-    files = [folder / "gazetteer.yaml"]
-    for name in ("titles.yaml", "countries.yaml"):
-        files.append(folder / name if (folder / name).is_file() else
-                     default_models_dir() / name)
+    files = list(analyzer_files(_models_dir(settings)))
     overlay = settings.overlay_path
     if overlay is not None:
         files.append(overlay)
@@ -104,13 +111,20 @@ def changed_files(before: FileStamp, after: FileStamp) -> list[str]:
 def check_files(settings: Settings) -> Gazetteer:
     """Read every gazetteer file as the analyzer will (raises :class:`ConfigError`), without
     loading the model: what a reload checks before dropping the analyzer in use."""
-    folder = Path(settings.models_dir) if settings.models_dir else None
+    folder = _models_dir(settings)
     gazetteer = load_gazetteer(folder / "gazetteer.yaml" if folder else None,
                                settings.overlay_path)
-    files = gazetteer_files(settings)
-    load_titles(files[1])
-    load_countries(files[2])
+    load_titles(models_file(folder, "titles.yaml"))
+    load_countries(models_file(folder, "countries.yaml"))
+    load_offices(models_file(folder, "offices.yaml"))
+    load_cues(cues_folder(folder))
+    load_name_forms(models_file(folder, "name_forms.yaml"))
     return gazetteer
+
+
+def _models_dir(settings: Settings) -> Path | None:
+    """``settings.models_dir`` as the analyzer takes it (None: the bundled models)."""
+    return Path(settings.models_dir) if settings.models_dir else None
 
 
 # -- editing the overlay --------------------------------------------------------------------

@@ -17,6 +17,9 @@
   reported while the last good configuration stays in force.
 - One log line per fetch with that feed's own figures, and one per stage run (full text,
   entities, matching) that did something, with its own (:mod:`pipeline.daemon_log`).
+- Alerts (:mod:`pipeline.alerts`) queued by a pass are sent at once after it, and due ones
+  (retries, alerts left by an earlier run, quiet hours over) every
+  :data:`ALERT_RETRY_SECONDS` by the ``alerts`` job; one sender at a time.
 - A heartbeat and the schedule go to the ``meta`` table, where ``spacewatch status`` reads
   them from any shell.
 """
@@ -42,6 +45,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .alerts import deliver_due
 from .config import Config, Settings, check_nlp_model, load_config
 from .curation import changed_files, check_files, files_stamp
 from .daemon_log import feed_changes, fetch_line, stages_line
@@ -59,6 +63,7 @@ HEARTBEAT_SECONDS = 10.0
 MATCHER_MAX_AGE_SECONDS = 600.0  # seed profiles re-weighed against the corpus this often
 CONFIG_POLL_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # how long a stop waits for running jobs once fetches are cancelled
+ALERT_RETRY_SECONDS = 15.0  # due alerts (retries, quiet hours over) are sent this often
 
 
 class DbLock:
@@ -150,6 +155,10 @@ class Daemon:
         self._stopped = False
         #: Jobs still running when the daemon stopped (the CLI then exits without them).
         self.abandoned = 0
+        #: One alert sender at a time; a pass that queues alerts while it runs sets
+        #: ``_alerts_wanted`` and the sender goes round again (see :meth:`_deliver_alerts`).
+        self._alerts_lock = threading.Lock()
+        self._alerts_wanted = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -165,7 +174,8 @@ class Daemon:
             # threads, so a busy pool never delays (or makes the scheduler drop) them.
             self.scheduler = BackgroundScheduler(
                 executors={"default": ThreadPoolExecutor(self.config.settings.concurrency),
-                           "digest": ThreadPoolExecutor(1), "upkeep": ThreadPoolExecutor(1)},
+                           "digest": ThreadPoolExecutor(1), "upkeep": ThreadPoolExecutor(1),
+                           "alerts": ThreadPoolExecutor(1)},
                 job_defaults={"coalesce": True, "max_instances": 1})
             self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
             self._schedule_feeds(self.config)
@@ -287,6 +297,10 @@ class Daemon:
                                id="heartbeat", name="heartbeat", executor="upkeep")
         self.scheduler.add_job(self._watch_config, IntervalTrigger(seconds=CONFIG_POLL_SECONDS),
                                id="config-watch", name="config watch", executor="upkeep")
+        # Alerts left by an earlier run are sent at start-up, retries when they fall due.
+        self.scheduler.add_job(self._alerts_job, IntervalTrigger(seconds=ALERT_RETRY_SECONDS),
+                               id="alerts", name="alert delivery", executor="alerts",
+                               next_run_time=now_utc(), misfire_grace_time=None)
         if self.options.run_digest_now:
             # No grace limit: the start-up digest runs however late its thread gets to it.
             self.scheduler.add_job(self._digest_job, id="digest-now", name="digest at start",
@@ -312,6 +326,7 @@ class Daemon:
                         if self.on_fetch:
                             self.on_fetch(item)
                     self._run_stages(store, config)
+                self._deliver_alerts()  # what this pass queued goes out at once
                 with self._active_lock:  # decide and leave _running in one step
                     if name not in self._rerun or self.stop_event.is_set():
                         self._running.discard(name)
@@ -339,9 +354,48 @@ class Daemon:
         if line:
             self._say(logging.INFO, "%s", line)
 
+    def _alerts_job(self) -> None:
+        """The periodic alert delivery (retries, alerts left by an earlier run)."""
+        with self._active_lock:
+            self._active += 1
+        try:
+            self._deliver_alerts()
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    def _deliver_alerts(self) -> None:
+        """Send the due alerts (:func:`pipeline.alerts.deliver_due`), one sender at a time:
+        a caller that finds a sender running leaves the work to it, and it goes round again.
+        A stop ends it between alerts (a send under way is abandoned with the job; the
+        alert stays pending and is sent again: at-least-once)."""
+        self._alerts_wanted.set()
+        while self._alerts_wanted.is_set() and not self.stop_event.is_set():
+            if not self._alerts_lock.acquire(blocking=False):
+                return  # the running sender sees _alerts_wanted and goes round again
+            try:
+                while self._alerts_wanted.is_set() and not self.stop_event.is_set():
+                    self._alerts_wanted.clear()
+                    try:
+                        with Store(self.options.db_path) as store:
+                            counts = deliver_due(store, self.config,
+                                                 stop=self.stop_event.is_set)
+                    except SpaceWatchError as exc:
+                        self._say(logging.ERROR, "alert delivery failed: %s", exc)
+                        return
+                    if counts.sent or counts.failed:
+                        self._say(logging.INFO if not counts.failed else logging.WARNING,
+                                  "alerts: %d sent, %d failed, %d waiting%s", counts.sent,
+                                  counts.failed, counts.waiting,
+                                  f" (next attempt {counts.next_attempt_at})"
+                                  if counts.waiting else "")
+            finally:
+                self._alerts_lock.release()
+
     def _gazetteer(self, config: Config) -> None:
-        """Rebuild the analyzer when a gazetteer file (the gazetteer, titles, countries or
-        the overlay of ``spacewatch entities``) changed: the articles then become stale by
+        """Rebuild the analyzer when a gazetteer file (the gazetteer, titles, countries,
+        offices, typing cues, name forms or the overlay of ``spacewatch entities``:
+        :func:`pipeline.curation.gazetteer_files`) changed: the articles then become stale by
         their NLP version and this stage run analyses them again. An edit that does not
         load is logged once, and the last good analyzer stays in use."""
         stamp = files_stamp(config.settings)

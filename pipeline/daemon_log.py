@@ -47,6 +47,9 @@ def stages_line(report: StageReport) -> str | None:
     if pages.pages:
         parts.append(f"full text: {plural(pages.pages, 'page')}, "
                      f"{pages.extracted} extracted, {pages.failed} failed")
+    if report.stories is not None and report.stories.articles:
+        n = report.stories.stories
+        parts.append(f"{n} {'story' if n == 1 else 'stories'} ({report.stories.new} new)")
     return "; ".join(parts)
 
 

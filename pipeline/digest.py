@@ -20,7 +20,8 @@ import ssl
 import textwrap
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import cache
@@ -34,10 +35,11 @@ from markupsafe import Markup, escape
 
 from .config import Settings, SmtpSettings
 from .errors import SpaceWatchError
-from .records import iso
+from .records import iso, parse_iso
 from .store import Store
 from .store.deliveries import Delivery, record_delivery
 from .store.reports import DigestData, check_not_future, digest_data
+from .store.story_digest import DigestStory, StoryArticle
 
 FORMATS = ("md", "html", "json", "text")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -240,11 +242,25 @@ def _environment(fmt: str) -> jinja2.Environment:
 
 def _context(data: DigestData) -> dict[str, Any]:
     local_day = data.day
+    tz = ZoneInfo(data.timezone)
+
+    def when(stored: str) -> str:
+        """A stored UTC time in the digest's zone: ``HH:MM`` on the digest's day, else
+        ``YYYY-MM-DD HH:MM``."""
+        local = parse_iso(stored).astimezone(tz)
+        same_day = local.date() == local_day and not data.since
+        return local.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+    since = when(data.since) if data.since else ""
     return {
         "d": data,
         "date": local_day.isoformat(),
-        "long_date": f"{local_day:%A}, {local_day.day} {local_day:%B %Y}",
+        "long_date": (f"new since {since}" if data.since else
+                      f"{local_day:%A}, {local_day.day} {local_day:%B %Y}"),
+        "window": f"since {since}" if data.since else f"on {local_day.isoformat()}",
+        "new_label": f"New since {since}" if data.since else "New since the previous day",
         "chart_caption": _chart_caption(data),
+        "when": when,
     }
 
 
@@ -263,13 +279,40 @@ def render_digest(data: DigestData, fmt: str) -> str:
     return _environment(fmt).get_template(f"digest.{name}.j2").render(context)
 
 
+def _story_article_json(a: StoryArticle) -> dict[str, Any]:
+    return {"article_id": a.article_id, "title": a.title, "url": a.url, "feed": a.feed,
+            "language": a.language, "published_at": a.published_at,
+            "published_estimated": a.published_estimated, "joined_at": a.joined_at}
+
+
+def story_json(story: DigestStory) -> dict[str, Any]:
+    """One story entry as JSON-ready data (also used by other reports of stories)."""
+    return {
+        "story_id": story.story_id, "key": story.key, "headline": story.headline,
+        "url": story.first.url, "first_report": _story_article_json(story.first),
+        "article_count": story.article_count, "outlets": list(story.outlets),
+        "languages": list(story.languages), "new_story": story.new_story,
+        "new_count": story.new_count,
+        "new_articles": [_story_article_json(a) for a in story.new_articles],
+        "actors": list(story.actors),
+        "quotes": [{"speaker_id": q.speaker_id, "speaker_name": q.speaker_name,
+                    "kind": q.kind, "text": q.text} for q in story.quotes],
+        "scores": [{"seed": s.seed_id, "title": s.title, "score": s.score}
+                   for s in story.scores],
+        "found_at": story.found_at, "late_published": story.late_published,
+        "found_article_ids": list(story.found_ids),
+    }
+
+
 def digest_json(data: DigestData) -> dict[str, Any]:
     """The digest as plain JSON-ready data (the ``json`` format)."""
     return {
         "date": data.day.isoformat(),
         "timezone": data.timezone,
         "generated_at": data.generated_at,
+        "since": data.since,
         "articles": data.articles,
+        "stories": [story_json(s) for s in data.stories],
         "seeds": [{"id": s.id, "title": s.title, "matches": [
             {"article_id": m.article_id, "title": m.title, "url": m.url, "feed": m.feed,
              "published_at": m.published_at, "published_estimated": m.published_estimated,
@@ -277,7 +320,10 @@ def digest_json(data: DigestData) -> dict[str, Any]:
              "evidence": m.evidence,
              "quotes": [{"speaker_id": q.speaker_id, "speaker_name": q.speaker_name,
                          "kind": q.kind, "text": q.text, "seed_entity": q.seed_entity}
-                        for q in m.quotes]} for m in s.matches]} for s in data.seeds],
+                        for q in m.quotes]} for m in s.matches],
+                   "stories": [{"key": e.story.key, "story_id": e.story.story_id,
+                                "score": e.score, "evidence": e.evidence}
+                               for e in s.stories]} for s in data.seeds],
         "actors": [{"id": a.id, "name": a.name, "kind": a.kind, "count": a.count,
                     "baseline": a.baseline, "new": a.new, "context": a.context}
                    for a in data.actors],
@@ -290,6 +336,10 @@ def digest_json(data: DigestData) -> dict[str, Any]:
                         for f in data.feed_health],
         "feed_health_scope": data.health_scope,
         "fetches": data.fetches,
+        "alert_failures": [{"idempotency_key": a.idempotency_key, "rule": a.rule,
+                            "channel": a.channel, "story_id": a.story_id,
+                            "attempts": a.attempts, "last_error": a.last_error}
+                           for a in data.alert_failures],
     }
 
 
@@ -303,29 +353,91 @@ def zone(timezone: str) -> ZoneInfo:
 
 
 def load_digest(store: Store, day: date, timezone: str,
-                now: datetime | None = None) -> DigestData:
+                now: datetime | None = None, since: datetime | None = None) -> DigestData:
     """Read the digest of local calendar day ``day`` in ``timezone`` (not a day after
-    today there: :class:`DigestError`)."""
+    today there: :class:`DigestError`): the stories with a match found that day. With
+    ``since`` (timezone-aware, before ``now``), the stories with a match found since then,
+    and ``day`` is today."""
     now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        raise DigestError("now must be timezone-aware")
+    if now.tzinfo is None or (since is not None and since.tzinfo is None):
+        raise DigestError("now and since must be timezone-aware")
     tz = zone(timezone)
+    if since is not None:
+        if since > now:
+            raise DigestError(f"--since {iso(since)} is in the future (now is {iso(now)})")
+        day = now.astimezone(tz).date()
     check_not_future(day, tz, now)
-    return digest_data(store, day, tz, now)
+    return digest_data(store, day, tz, now, since)
 
 
 def build_digest(store: Store, day: date, fmt: str, timezone: str,
-                 now: datetime | None = None) -> str:
-    """Read and render one day's digest (``fmt``: md, html or json)."""
+                 now: datetime | None = None, since: datetime | None = None) -> str:
+    """Read and render one day's digest (``fmt``: md, html, text or json), or with
+    ``since`` everything found since then."""
     if fmt not in FORMATS:
         raise DigestError(f"unknown digest format {fmt!r} (use one of: {', '.join(FORMATS)})")
-    return render_digest(load_digest(store, day, timezone, now), fmt)
+    return render_digest(load_digest(store, day, timezone, now, since), fmt)
 
 
 def digest_subject(data: DigestData) -> str:
     """A mail subject line: the date and the counts."""
-    n = data.match_count
-    return f"SpaceWatch digest {data.day.isoformat()}: {n} match{'es' if n != 1 else ''}"
+    n, m = data.story_count, data.match_count
+    return (f"SpaceWatch digest {data.day.isoformat()}: {n} stor{'ies' if n != 1 else 'y'}, "
+            f"{m} match{'es' if m != 1 else ''}")
+
+
+def parse_since(text: str, timezone: str, now: datetime | None = None) -> datetime:
+    """``digest --since``: an ISO date (from 00:00 that day) or date and time; without an
+    offset it is read in ``timezone``. Not after ``now``. (``last`` is resolved by the
+    caller with :func:`last_digest_until`.)"""
+    tz = zone(timezone)
+    now = now or datetime.now(UTC)
+    raw = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            when = datetime.combine(date.fromisoformat(raw), dt_time(0), tzinfo=tz)
+        else:
+            when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise DigestError(f"--since {text!r}: not a date or time (use YYYY-MM-DD, "
+                          "YYYY-MM-DDTHH:MM with an optional offset such as +03:00, or "
+                          "'last')") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    if when > now:
+        raise DigestError(f"--since {text!r} is in the future (now is "
+                          f"{now.astimezone(tz):%Y-%m-%d %H:%M} in {tz.key})")
+    return when
+
+
+#: ``meta`` key: the moment up to which the last digest written or e-mailed covered what was
+#: found (JSON: ``until``, ``at``, ``how``); ``digest --since last`` starts there.
+LAST_DIGEST_KEY = "digest.last"
+
+
+def record_last_digest(store: Store, data: DigestData, how: str) -> None:
+    """Remember how far the digest ``data`` (written or e-mailed) covered: the end of its
+    day, or the moment it was made when that came first. Never moved back (writing an old
+    day again does not make ``--since last`` repeat a week)."""
+    tz = ZoneInfo(data.timezone)
+    end = iso(datetime.combine(data.day + timedelta(days=1), dt_time(0), tzinfo=tz))
+    until = min(end, data.generated_at)
+    previous = last_digest_until(store)
+    if previous is not None and iso(previous) >= until:
+        return
+    store.set_meta(LAST_DIGEST_KEY, json.dumps({"until": until, "at": data.generated_at,
+                                                "how": how}), data.generated_at)
+
+
+def last_digest_until(store: Store) -> datetime | None:
+    """Up to when the last digest written or e-mailed covered the finds (None: none yet)."""
+    row = store.get_meta(LAST_DIGEST_KEY)
+    if not row or not row.get("value"):
+        return None
+    try:
+        return parse_iso(json.loads(row["value"])["until"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def write_digest(store: Store, folder: Path, day: date, timezone: str, *,
@@ -344,6 +456,7 @@ def write_digest(store: Store, folder: Path, day: date, timezone: str, *,
             os.replace(tmp, target)
     except OSError as exc:
         raise DigestError(f"{folder}: cannot write the digest: {exc}") from None
+    record_last_digest(store, data, "file")
     return folder / f"{stem}.html"
 
 
@@ -465,6 +578,7 @@ def deliver_digest(store: Store, settings: Settings, day: date, *,
         except SendError as exc:
             failure: SendError = exc
         else:
+            record_last_digest(store, data, "email")
             return record_delivery(store, day, "email", smtp.to, iso(clock()), True, None,
                                    attempt)
         record_delivery(store, day, "email", smtp.to, iso(clock()), False, str(failure),

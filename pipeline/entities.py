@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy
+from spacy.attrs import IS_TITLE
 from spacy.tokens import Doc, Span
 
 from . import workers
@@ -27,11 +29,12 @@ from .language import detect_language
 from .offices import OfficeFinder, Offices, load_offices, office_mentions
 from .people import PeopleIndex, Person
 from .records import PEOPLE, Mention, fold
+from .resources import default_models_dir
 from .russian import dictionary_version
 from .spacy_docs import heading_tokens, is_flash, role_of, within_line
 from .spacy_docs import load_nlp as load_nlp
 from .typing_rules import Typing, load_cues, new_entity_id, type_entity
-from .variants import VariantIndex
+from .variants import VariantIndex, load_name_forms
 from .vocabulary import Countries as Countries
 from .vocabulary import Titles as Titles
 from .vocabulary import load_countries as load_countries
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
     from .entities_ru import RussianLinker
 
 #: Bump when the linking code changes what it produces.
-CODE_VERSION = "4"  # 4: typed new entities, name variants, offices by date (issue 13)
+CODE_VERSION = "5"  # 5: Russian variants and quoted company names (issue 13)
 MODEL_LABELS = {"PERSON": "PERSON", "ORG": "ORGANIZATION", "GPE": "PLACE", "LOC": "PLACE"}
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -70,11 +73,12 @@ class Analyzer:
         self.offices = (offices or load_offices(models_file(models_dir, "offices.yaml"))).only(
             set(self.gazetteer.entries))
         self._offices = OfficeFinder(self.offices)
-        #: Typing cues for entities the gazetteer lacks, and its entities' name variants.
-        self.cues = load_cues(models_dir if models_dir and all(
-            (models_dir / f).is_file() for f in ("titles.yaml", "entity_cues.yaml")) else None)
-        self.variants = VariantIndex.from_entities(self.gazetteer.entries.values(),
-                                                   cues=self.cues)
+        #: Typing cues for entities the gazetteer lacks, and its entities' name variants
+        #: (read at each build, so that a rebuilt analyzer sees an edited file).
+        self.cues = load_cues(cues_folder(models_dir))
+        self.variants = VariantIndex.from_entities(
+            self.gazetteer.entries.values(), cues=self.cues,
+            forms=load_name_forms(models_file(models_dir, "name_forms.yaml")))
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
         self.n_process = n_process
@@ -171,7 +175,8 @@ class Analyzer:
 
             t = self.titles
             self._russian = RussianLinker(self.gazetteer, title_words(
-                t.words, t.connectors, t.stops, t.modifiers, t.not_entities))
+                t.words, t.connectors, t.stops, t.modifiers, t.not_entities),
+                variants=self.variants)
         return self._russian
 
     def aliases_only(self, text: str) -> list[Mention]:
@@ -188,15 +193,16 @@ class Analyzer:
         (``people``: see :meth:`analyze`)."""
         gaz = self.gazetteer
         people = people if people is not None else self.people.copy()
-        text = doc.text  # Doc.text joins every token: read it once per doc
-        cyrillic = len(_CYRILLIC.findall(text)) > 0.3 * max(1, len(_LETTER.findall(text)))
+        text = doc_text(doc)  # Doc.text joins every token: read it once per doc
+        cyrillic = _CYRILLIC.search(text) is not None and \
+            len(_CYRILLIC.findall(text)) > 0.3 * max(1, len(_LETTER.findall(text)))
         accepted = self._gazetteer_spans(doc)
         taken: set[int] = set()
         for span, _eid in accepted:
             taken.update(range(span.start, span.end))
         candidates: list[tuple[Span, str | None]] = list(accepted)
         if not cyrillic:  # the English model reads Cyrillic text as noise
-            candidates += [(ent, None) for ent in self._model_entities(doc, taken)]
+            candidates += [(ent, None) for ent in self._model_entities(doc, taken, text)]
         candidates.sort(key=lambda c: c[0].start)
         # A gazetteer person named in full anywhere in the article (the title often uses the
         # surname before the body gives the full name) owns that surname in this article.
@@ -205,9 +211,11 @@ class Analyzer:
             entry = gaz.entries[gaz_id]
             if entry.surname:
                 surnames[entry.surname] = (entry.id, entry.name, entry.kind)
-        context = _Context(ids=frozenset(eid for _s, eid in accepted),
-                           words=frozenset(fold(t.text) for t in doc if t.is_alpha),
-                           flash=is_flash(doc))
+        flash = is_flash(doc, text)
+        # Its words are read only in a flash (a line or two): not folded for every article.
+        context = _Context(ids=frozenset(eid for _s, eid in accepted), flash=flash,
+                           words=frozenset(fold(t.text) for t in doc if t.is_alpha)
+                           if flash else frozenset())
         mentions: list[Mention] = []
         covered: set[int] = set()
         for span, eid in candidates:
@@ -222,8 +230,9 @@ class Analyzer:
         first_seen: dict[str, int] = {}
         for m in mentions:
             first_seen.setdefault(m.entity_id, m.start)
-        for token in doc:
-            if token.i in covered or not token.is_title:
+        for i in numpy.flatnonzero(doc.to_array(IS_TITLE)):  # the Title-case tokens
+            token = doc[int(i)]
+            if token.i in covered:
                 continue
             if token.text not in surnames:
                 entry_id = self._bare_surname(doc[token.i: token.i + 1], token.text, context)
@@ -242,7 +251,7 @@ class Analyzer:
         mentions.sort(key=lambda m: m.start)
         return mentions
 
-    def _model_entities(self, doc: Doc, taken: set[int]) -> list[Span]:
+    def _model_entities(self, doc: Doc, taken: set[int], text: str | None = None) -> list[Span]:
         """The model's PERSON/ORG/GPE/LOC spans the gazetteer left free, cut to one line.
 
         In a Title-Cased headline (or subheading) every word is capitalised, and the small
@@ -258,7 +267,7 @@ class Analyzer:
                 line = within_line(ent)
                 if line is not None and taken.isdisjoint(range(line.start, line.end)):
                     ents.append(line)
-        headings = heading_tokens(doc)
+        headings = heading_tokens(doc, text)
         if not headings:
             return ents
         body = {_clean(e.text) for e in ents if e.start not in headings}
@@ -342,7 +351,7 @@ class Analyzer:
                                                                    span.end + CONTEXT_WINDOW)
         window = span.doc[lo:hi]
         tokens = {fold(t.text) for t in window if not (span.start <= t.i < span.end)}
-        text = fold(window.text)
+        text = fold(span_text(window))
         return any(w in tokens or (" " in w and w in text) for w in words)
 
     def _resolve(self, span: Span, eid: str | None, surnames: dict[str, tuple[str, str, str]],
@@ -427,8 +436,7 @@ class Analyzer:
         start = span.start_char + max(offset, 0) - sent.start_char
         end = start + len(text) if offset >= 0 else span.end_char - sent.start_char
         model_label = {"ORGANIZATION": "ORG", "PLACE": "GPE"}.get(label, label)
-        # sent.text, not doc.text[...]: Doc.text joins every token on each call.
-        return type_entity(sent.text, start, end, model_label, "en", self.cues)
+        return type_entity(span_text(sent), start, end, model_label, "en", self.cues)
 
     def _bare_surname(self, span: Span, text: str, context: _Context) -> str | None:
         """The gazetteer person a lone surname is: with that person's context words nearby,
@@ -447,10 +455,31 @@ class Analyzer:
                  wikidata: str | None = None, role: str | None = None) -> Mention:
         if role is None and kind in (*PEOPLE, "PERSON"):
             role = role_of(span, self.titles)
-        sentence = span.sent.text.strip() if has_sentences(span.doc) else ""
+        sentence = span_text(span.sent).strip() if has_sentences(span.doc) else ""
         return Mention(entity_id=eid, name=name, kind=kind, origin=origin, surface=span.text,
                        start=span.start_char, end=span.end_char, sentence=sentence[:600],
                        role=role, wikidata=wikidata)
+
+def cues_folder(models_dir: Path | None) -> Path | None:
+    """Where the typing cues come from: ``models_dir`` when it has both ``titles.yaml`` and
+    ``entity_cues.yaml`` (they are read together), else the bundled ones (None)."""
+    if models_dir and all((models_dir / f).is_file() for f in ("titles.yaml",
+                                                                "entity_cues.yaml")):
+        return models_dir
+    return None
+
+
+def analyzer_files(models_dir: Path | None) -> tuple[Path, ...]:
+    """Every file of ``models/`` an :class:`Analyzer` for ``models_dir`` reads, the gazetteer
+    first (the others from ``models_dir`` where it has them, else bundled): what a running
+    daemon watches to rebuild it (:mod:`pipeline.curation`)."""
+    cues = cues_folder(models_dir) or default_models_dir()
+    files = [(models_dir or default_models_dir()) / "gazetteer.yaml",
+             *(models_file(models_dir, name) for name in ("titles.yaml", "countries.yaml",
+                                                          "offices.yaml", "name_forms.yaml")),
+             cues / "entity_cues.yaml", cues / "titles.yaml"]
+    return tuple(dict.fromkeys(files))  # the cues' titles are often the linker's
+
 
 def language_versions() -> str:
     """What the routing by language depends on: the identifier, the Russian NER model and
@@ -522,6 +551,21 @@ def _clean(text: str) -> str:
     if text.lower().startswith("the "):
         text = text[4:]
     return text
+
+
+def doc_text(doc: Doc) -> str:
+    """``doc.text``, built once per doc: Doc.text (and Span.text) join their tokens on
+    every call, and linking reads a sentence's text for every mention."""
+    known = doc.user_data.get("spacewatch:text")
+    if known is None:
+        known = doc.user_data["spacewatch:text"] = doc.text
+    return str(known)
+
+
+def span_text(span: Span) -> str:
+    """``span.text``, cut from :func:`doc_text` (the same characters: a span's text runs
+    from its first token's start to its last token's end)."""
+    return doc_text(span.doc)[span.start_char:span.end_char]
 
 
 def has_sentences(doc: Doc) -> bool:

@@ -2,7 +2,8 @@
 Portuguese…): the gazetteer's aliases matched on characters (:mod:`pipeline.script_match`).
 
 A weak alias counts only with a context word in its sentence or its entity named strongly in
-the same text. Sentences are cut at full stops, 。, the danda and line breaks.
+the same text. An entity's ``blockers`` (gazetteer) veto its alias inside a longer phrase.
+Sentences are cut at full stops, 。, the danda and line breaks.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class AliasLinker:
         """Index every alias, strong and weak, in a character trie."""
         self.gazetteer = gazetteer
         self._script = ScriptMatcher({a: e.id for e in gazetteer.entries.values()
-                                      for a in (*e.aliases, *e.weak_aliases)})
+                                      for a in (*e.aliases, *e.weak_aliases)},
+                                     blockers=[b for e in gazetteer.entries.values()
+                                               for b in e.blockers])
 
     def link(self, text: str) -> list[Mention]:
         """Every alias of ``text`` that counts, in text order."""

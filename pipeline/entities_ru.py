@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .gazetteer import Gazetteer
-from .people import PeopleIndex
+from .people import PeopleIndex, Person
 from .records import PEOPLE, Mention, fold
 from .russian import RussianNER, get_lemmatizer, is_cyrillic
-from .typing_rules import Typing, new_entity_id, type_entity
+from .typing_rules import Typing, new_entity_id, quoted_companies, type_entity
+from .variants import VariantIndex
 
 #: Tokens of a context window on each side (as the English linker's).
 CONTEXT_WINDOW = 8
@@ -55,11 +56,14 @@ class RussianLinker:
     (it loads natasha's NER, about a second and 120 MB) and reuse."""
 
     def __init__(self, gazetteer: Gazetteer, titles: _TitleWords,
-                 ner: RussianNER | None = None) -> None:
-        """Index the gazetteer's aliases and people's surnames by lemma."""
+                 ner: RussianNER | None = None, variants: VariantIndex | None = None) -> None:
+        """Index the gazetteer's aliases and people's surnames by lemma; ``variants`` links
+        a new name that is a spelling variant of a known person («Д. Песков», «Джаред
+        Айзекманн»), as on the English path (default: an index over this gazetteer)."""
         self.gazetteer = gazetteer
         self.ner = ner or RussianNER()
         self.titles = titles
+        self.variants = variants or VariantIndex.from_entities(gazetteer.entries.values())
         lemma = get_lemmatizer().lemma
         self.aliases: dict[tuple[str, ...], list[_Alias]] = {}
         self.longest = 1
@@ -117,7 +121,8 @@ class RussianLinker:
                 taken.update(range(first, i + 1))
         mentions = [self._gazetteer_mention(text, tokens, sentences, sentence_of, i, j, eid)
                     for i, j, eid in found]
-        mentions += self._model_mentions(text, tokens, sentences, sentence_of, taken, people)
+        mentions += self._model_mentions(text, tokens, sentences, sentence_of, taken, people,
+                                         frozenset(named))
         mentions.sort(key=lambda m: m.start)
         return mentions
 
@@ -151,12 +156,27 @@ class RussianLinker:
 
     def _model_mentions(self, text: str, tokens: Sequence[_Token],
                         sentences: Sequence[tuple[int, int]], sentence_of: Sequence[int],
-                        taken: set[int], people: PeopleIndex) -> list[Mention]:
-        """natasha's names that the gazetteer did not claim: people by the people index
-        (else new, under the nominative), organizations and places under the nominative."""
+                        taken: set[int], people: PeopleIndex,
+                        context_ids: frozenset[str] = frozenset()) -> list[Mention]:
+        """natasha's names that the gazetteer did not claim: people by the people index or
+        as a spelling variant of a known person (:class:`~pipeline.variants.VariantIndex`,
+        ``context_ids``: the gazetteer ids the text names), else new, under the nominative;
+        organizations and places under the nominative."""
         out: list[Mention] = []
         seen_surnames: dict[str, tuple[str, str, str]] = {}
         index = {t.start: n for n, t in enumerate(tokens)}
+        # A quoted name after a legal form or a company noun («АО «Лин Индастриал»»,
+        # «стартап «Сибирская орбита»») is a company, whatever the NER makes of it.
+        for quoted in quoted_companies(text):
+            inside = [n for n, t in enumerate(tokens)
+                      if quoted.start <= t.start and t.end <= quoted.end]
+            if not inside or not taken.isdisjoint(inside):
+                continue
+            out.append(Mention(entity_id=new_entity_id(quoted.name, "COMPANY"),
+                               name=quoted.name, kind="COMPANY", origin="model",
+                               surface=quoted.name, start=quoted.start, end=quoted.end,
+                               sentence=_sentence(text, sentences, sentence_of[inside[0]])))
+            taken.update(inside)
         for span in self.ner.analyze(text):
             first = index.get(span.start)
             last = next((n for n, t in enumerate(tokens) if t.end == span.end), None)
@@ -188,7 +208,12 @@ class RussianLinker:
                         entry = self.gazetteer.entries[gaz_id]
                         eid, name, kind = entry.id, entry.name, entry.kind
                     else:
-                        person = people.resolve(normal, kind)
+                        person = people.get(normal)
+                        variant = self.variants.resolve(normal, kind, context_ids) \
+                            if person is None else None
+                        if variant is not None and variant.entity_id in self.gazetteer.entries:
+                            person = Person(variant.entity_id, normal, kind)
+                        person = person or people.resolve(normal, kind)
                         eid, name = person.id, person.name
                         kind = person.kind if person.id in self.gazetteer.entries else kind
                     seen_surnames[words[-1]] = (eid, name, kind)

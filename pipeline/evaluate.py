@@ -7,7 +7,7 @@ figures). The dev sets live in ``tests/data/``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -204,3 +204,76 @@ def ranking_report(items: Sequence[RankedItem], threshold: float) -> dict[str, f
 
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
+
+
+#: The kinds whose figures are reported per language and per part (issue 13's targets).
+TARGET_KINDS = ("AGENCY", "OFFICIAL", "CREW", "COMPANY")
+
+
+def language_of(record: dict[str, Any]) -> str:
+    """A dev-set record's language: its ``language`` key, else ``ru`` when most of its
+    letters are Cyrillic, else ``en``."""
+    if record.get("language"):
+        return str(record["language"])
+    letters = [c for c in record["text"] if c.isalpha()]
+    cyrillic = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
+    return "ru" if letters and cyrillic * 2 > len(letters) else "en"
+
+
+def scores_by_language(records: Sequence[dict[str, Any]],
+                       predictions: Sequence[list[Mention]]
+                       ) -> dict[tuple[str, str], NerScores]:
+    """Scores per (language, part): ``("en", "dev")``, ``("ru", "heldout")``…"""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        groups[(language_of(record), split_of(record))].append(i)
+    return {key: score_ner([records[i] for i in idx], [predictions[i] for i in idx])
+            for key, idx in sorted(groups.items())}
+
+
+def language_table(by_language: dict[tuple[str, str], NerScores],
+                   kinds: Sequence[str] = TARGET_KINDS) -> list[str]:
+    """Lines of a kind × language table, dev and held-out side by side (P / R (n))."""
+    empty = NerScores()
+    lines = [f"{'kind':10} {'lang':4} {'dev P / R (n)':>20} {'held-out P / R (n)':>20}"]
+    for lang in sorted({lang for lang, _part in by_language}):
+        for kind in kinds:
+            cells = []
+            for part in ("dev", "heldout"):
+                s = by_language.get((lang, part), empty)
+                cells.append(f"{s.precision(kind):.2f} / {s.recall(kind):.2f} "
+                             f"({s.support(kind)})")
+            lines.append(f"{kind:10} {lang:4} {cells[0]:>20} {cells[1]:>20}")
+    return lines
+
+
+def bcubed(gold: Mapping[Hashable, Hashable], predicted: Mapping[Hashable, Hashable],
+           items: Iterable[Hashable] | None = None) -> tuple[float, float]:
+    """B-cubed precision and recall of a clustering (Bagga & Baldwin 1998), per item averaged.
+
+    ``gold`` and ``predicted`` map item -> cluster label. For each gold item, precision is the
+    share of its predicted cluster that shares its gold label, recall the share of its gold
+    cluster that shares its predicted cluster. Scored over the gold items only: a gold item
+    the clustering left out counts as a cluster of its own (an article put in no story reports
+    nothing together with anything), and predicted items outside ``gold`` are ignored. An empty
+    ``gold`` scores (1.0, 1.0). ``items`` (a subset of ``gold``, e.g. the Russian articles)
+    averages over those items only, their clusters still taken whole — how well *they* were
+    placed, cross-language links included.
+    """
+    alone = object()
+    pred = {item: predicted.get(item, (alone, item)) for item in gold}
+    by_gold: dict[Hashable, set[Hashable]] = defaultdict(set)
+    by_pred: dict[Hashable, set[Hashable]] = defaultdict(set)
+    for item in gold:
+        by_gold[gold[item]].add(item)
+        by_pred[pred[item]].add(item)
+    scored = list(gold) if items is None else [item for item in items if item in gold]
+    if not scored:
+        return 1.0, 1.0
+    precision = recall = 0.0
+    for item in scored:
+        same_gold, same_pred = by_gold[gold[item]], by_pred[pred[item]]
+        both = len(same_gold & same_pred)
+        precision += both / len(same_pred)
+        recall += both / len(same_gold)
+    return precision / len(scored), recall / len(scored)

@@ -46,6 +46,9 @@ class Entry:
     weak_aliases: tuple[str, ...] = ()
     context: frozenset[str] = frozenset()
     roles: tuple[Role, ...] = ()
+    #: Longer phrases that veto an alias of this entity inside them where aliases are
+    #: matched on characters (Han text: 南美国家 "South American countries" is not 美国).
+    blockers: tuple[str, ...] = ()
 
     @property
     def surname(self) -> str | None:
@@ -363,7 +366,7 @@ def _split_compounds(entries: dict[str, Entry]) -> dict[str, Entry]:
 
 #: The keys an entity may have (anything else is a typo, such as ``alias:``).
 ENTRY_KEYS = ("id", "name", "kind", "wikidata", "aliases", "weak_aliases", "context", "roles",
-              "predecessor")
+              "predecessor", "blockers")
 ROLE_KEYS = ("title", "org", "start", "end")
 
 
@@ -405,6 +408,12 @@ def _entry(raw: Any, where: str) -> Entry:
              start=str(r["start"]) if r.get("start") else None,
              end=str(r["end"]) if r.get("end") else None)
         for r in raw.get("roles") or [] if isinstance(r, dict))
+    blockers = tuple(str(b) for b in raw.get("blockers") or [])
+    for blocker in blockers:  # a blocker guards one of the entity's own aliases
+        if not any(a.casefold() in blocker.casefold() and a.casefold() != blocker.casefold()
+                   for a in (*aliases, *weak)):
+            raise ConfigError(f"{where} ({eid}): blocker {blocker!r} holds none of its aliases")
     return Entry(id=eid, name=name, kind=kind, wikidata=raw.get("wikidata"), aliases=aliases,
                  weak_aliases=weak,
-                 context=frozenset(fold(str(c)) for c in raw.get("context") or []), roles=roles)
+                 context=frozenset(fold(str(c)) for c in raw.get("context") or []), roles=roles,
+                 blockers=blockers)

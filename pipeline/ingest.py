@@ -10,7 +10,8 @@ same functions, so what the tests prove for one holds for the other:
   bounded thread pool, every write on the calling thread, one transaction per feed;
 - :func:`analyse_pending` brings every stored article's derived data up to date (full
   text, then entities for every pending article, then matching against seeds weighed on the
-  whole stored corpus) and says what it did in a :class:`StageReport`;
+  whole stored corpus, then stories: :mod:`pipeline.stories`) and says what it did in a
+  :class:`StageReport`;
 - :func:`run_pass` is the three in a row.
 
 An article's analysis is never half-stored: mentions and version stamps land in one
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from .alerts import queue_alerts
 from .config import Config, Feed, Settings
 from .entities import Analyzer, analysis_text, get_analyzer
 from .events import EventCounts
@@ -62,6 +64,7 @@ from .records import (
 from .russian import get_lemmatizer
 from .seeds import PROBLEMS_META_KEY, load_seeds, problems_to_json
 from .store import Store
+from .stories import StoryChange, StoryCounts, assign_stories, story_counts
 
 log = logging.getLogger(__name__)
 GONE = "410 Gone: the publisher removed this feed"
@@ -98,6 +101,11 @@ class StageReport:
     #: The events in the log after the run, and the seeds they were scored against.
     events: int = 0
     seeds: int = 0
+    #: What the stories step did (None: it did not run), and each story it touched.
+    stories: StoryCounts | None = None
+    story_changes: tuple[StoryChange, ...] = ()
+    #: Alerts written to the outbox by this run (:func:`pipeline.alerts.queue_alerts`).
+    alerts_queued: int = 0
 
 
 @dataclass
@@ -311,12 +319,18 @@ def analyse_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
         version = matcher_version(seed_set.seeds, config.settings)
         if not store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS, limit=1) and \
                 not store.articles_needing_match(version, limit=1):
-            return StageReport(full_text=pages)  # nothing new or stale: no profiles to build
+            # Nothing new or stale: no profiles to build (alerts a crashed run left unqueued
+            # are queued all the same).
+            return StageReport(full_text=pages, alerts_queued=queue_alerts(store, config))
     entities = run_entities(store, analyzer, progress=progress)
     chosen = (matcher or build_matcher)(store, config)
     events = run_matching(store, chosen, progress=progress)
+    changes = assign_stories(store, progress=progress)
+    queued = queue_alerts(store, config)  # after the stories: alerts are per story
     return StageReport(full_text=pages, entities=entities, matching=events,
-                       events=store.match_count(), seeds=len(chosen.profiles))
+                       events=store.match_count(), seeds=len(chosen.profiles),
+                       stories=story_counts(changes), story_changes=tuple(changes),
+                       alerts_queued=queued)
 
 
 def run_entities(store: Store, analyzer: Analyzer, *,

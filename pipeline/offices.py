@@ -46,7 +46,8 @@ _OTHER_POST = re.compile(r"(?:\b(?:deputy|vice|assistant|advis[eo]r|aide|spokes\
                          r"аппарат\w*))(?:\s+(?:to|for|of))?(?:\s+(?:the|a))?[\s\-]*$", re.I)
 #: Characters between a phrase and a name that make the name the phrase's holder
 #: ("head of Roscosmos Dmitry Bakanov", "Bakanov, the head of Roscosmos").
-_GAP = re.compile(r"^[\s,«»\"“”„]*(?:(?:the|a)\s+)?$", re.I)
+_GAP = re.compile(r"^[\s,«»\"“”„]*(?:(?:the|a|an)\s+)?"
+                  r"(?:(?:acting|interim|new|current|incoming|врио)\s+)*$", re.I)
 _WORDISH = re.compile(r"[^\W_]")
 
 
@@ -225,6 +226,15 @@ class _Phrase:
     office: Office
     pattern: re.Pattern[str]
     contextual: bool
+    #: Pieces of the phrase, lower-cased, that any match contains (:func:`_needed`).
+    needed: tuple[str, ...] = ()
+
+
+#: Characters that match an ASCII or Cyrillic letter under ``re.I`` while ``str.lower()``
+#: does not turn them into it (dotless ı, long ſ, old Cyrillic forms; İ lowers to two
+#: characters): a text holding one is searched for every phrase.
+_CASE_ODD = re.compile("[\u0130\u0131\u017f\u1c80-\u1c88]")
+_PLAIN = re.compile(r"^[\x00-\x7f\u0400-\u045f]+$")
 
 
 class OfficeFinder:
@@ -238,7 +248,7 @@ class OfficeFinder:
                 for lang, phrases in table.items():
                     for phrase in phrases:
                         self._by_lang.setdefault(lang, []).append(
-                            _Phrase(office, _compile(phrase), contextual))
+                            _Phrase(office, _compile(phrase), contextual, _needed(phrase)))
         for found in self._by_lang.values():
             found.sort(key=lambda p: -len(p.pattern.pattern))
 
@@ -253,8 +263,13 @@ class OfficeFinder:
         """
         found: list[OfficeMention] = []
         used: list[tuple[int, int]] = []
-        folded = fold(text)
+        folded: str | None = None
+        # A phrase runs over the text only when the text holds its every piece: one
+        # substring test each instead of one regex pass per phrase.
+        lowered = None if _CASE_ODD.search(text) else text.lower()
         for phrase in self._by_lang.get(lang, ()):
+            if lowered is not None and not all(piece in lowered for piece in phrase.needed):
+                continue
             for m in phrase.pattern.finditer(text):
                 start, end = m.start(), m.end()
                 if any(s < end and start < e for s, e in used):
@@ -263,14 +278,17 @@ class OfficeFinder:
                 before = text[max(0, start - 30):start]
                 if _PAST.search(before) or _OTHER_POST.search(before):
                     continue
-                if any(_GAP.match(text[end:s]) or _GAP.match(text[e:start])
+                # A name right after the phrase or right before it (each side checked on
+                # its own: an empty slice would match any name further on).
+                if any(_GAP.match(text[end:s]) if s >= end else _GAP.match(text[e:start])
                        for s, e in names if e <= start or s >= end):
                     continue
                 if any(s < end and start < e for s, e in names):
                     continue
-                if phrase.contextual and phrase.office.org not in article_ids and not \
-                        _has_context(folded, phrase.office.context):
-                    continue
+                if phrase.contextual and phrase.office.org not in article_ids:
+                    folded = fold(text) if folded is None else folded
+                    if not _has_context(folded, phrase.office.context):
+                        continue
                 holder = phrase.office.holder_on(day)
                 if holder is not None:
                     found.append(OfficeMention(phrase.office, holder, start, end, m.group(0)))
@@ -290,6 +308,15 @@ def _compile(phrase: str) -> re.Pattern[str]:
     right = r"(?![^\W_])" if _WORDISH.match(phrase[-1]) and (
         phrase[-1].isascii() or "\u0400" <= phrase[-1] <= "\u04ff") else ""
     return re.compile(left + body + right, re.I)
+
+
+def _needed(phrase: str) -> tuple[str, ...]:
+    """The pieces of ``phrase`` (between spaces and apostrophes), lower-cased, that every
+    match of :func:`_compile`'s pattern holds as written: those of ASCII or basic Cyrillic
+    only, where ``re.I`` and ``str.lower()`` agree (other scripts are not checked)."""
+    pieces = (bit for word in phrase.split() for bit in re.split("['\u2019]", word))
+    return tuple(sorted({bit.lower() for bit in pieces if bit and _PLAIN.match(bit)},
+                        key=len, reverse=True))
 
 
 def _has_context(folded_text: str, words: frozenset[str]) -> bool:

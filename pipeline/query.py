@@ -80,7 +80,12 @@ EXAMPLES = [
 SELECT e.published_at, e.seed, e.score, e.title, e.feed, e.url
 FROM event_log e
 WHERE e.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')
-  AND e.article_id IN (SELECT article_id FROM mentions WHERE entity_id = :entity)
+  AND e.article_id IN (
+    SELECT article_id FROM mentions WHERE entity_id = :entity
+      -- from the week's first article id on: ids grow as articles are stored, so this
+      -- skips older mentions (id + 0: find it in articles_published, not by walking ids)
+      AND article_id >= (SELECT min(id + 0) FROM articles
+        WHERE published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')))
 ORDER BY e.score DESC
 """.strip(), {"entity": "dmitry-bakanov"}),
     Example("officials_rising", "Officials whose mentions jumped this week", """
@@ -88,13 +93,20 @@ WITH counts AS (
   SELECT m.entity_id,
          sum(a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS this_week,
          sum(a.published_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS last_week
-  FROM articles a CROSS JOIN mentions m ON m.article_id = a.id  -- recent articles first
-  WHERE a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-14 days')
+  FROM entities o
+  JOIN mentions m ON m.entity_id = o.id
+    -- from the fortnight's first article id on: ids grow as articles are stored, so
+    -- this skips older mentions (id + 0: find it in articles_published, not by walking ids)
+    AND m.article_id >= (SELECT min(id + 0) FROM articles
+      WHERE published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-14 days'))
+  JOIN articles a ON a.id = m.article_id
+  WHERE o.kind = 'OFFICIAL'
+    AND a.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-14 days')
   GROUP BY m.entity_id
 )
 SELECT en.name, en.id, c.this_week, c.last_week, c.this_week - c.last_week AS jump
 FROM counts c JOIN entities en ON en.id = c.entity_id
-WHERE en.kind = 'OFFICIAL' AND c.this_week > c.last_week
+WHERE c.this_week > c.last_week
 ORDER BY jump DESC, en.name
 LIMIT 20
 """.strip(), {}),

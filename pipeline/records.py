@@ -147,6 +147,28 @@ class Mention:
     #: (:mod:`pipeline.offices`); None = named in the text.
     resolved_by: str | None = None
 
+    def resolution(self, day: str | None) -> str:
+        """How this mention was resolved, as one line for ``explain`` and ``analyze``: "by
+        office: head of Roscosmos on 2025-07-15" (``day``: the day offices were resolved on,
+        the article's publication day; None: unknown), a gazetteer entry and the surface it
+        was written as, or a new entity from the model and the kind its context gave it."""
+        if self.resolved_by == "office":
+            when = f"on {day[:10]}" if day else "on the day it was analysed"
+            return f"by office: {self.role or self.surface} {when}"
+        if self.origin == "gazetteer":
+            return f"gazetteer entry {self.entity_id}, written “{self.surface}”"
+        text = "new entity found by the model"
+        if self.kind in TYPED_KINDS:
+            text += f", typed {self.kind} by its context"
+            if self.role:
+                text += f" (role: {self.role})"
+        return text
+
+
+#: Kinds a new entity gets from its context (:mod:`pipeline.typing_rules`); any other kind of
+#: a model entity is the model's own label.
+TYPED_KINDS = ("AGENCY", "COMPANY", "OFFICIAL", "CREW")
+
 
 @dataclass(frozen=True)
 class Quote:

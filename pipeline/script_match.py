@@ -122,6 +122,10 @@ class _Node:
     entries: list[_Alias] | None = None
 
 
+#: The entity id of a blocker phrase in the trie (never returned).
+_BLOCKER = ""
+
+
 class _Alias(NamedTuple):
     alias: str
     entity_id: str
@@ -131,15 +135,23 @@ class _Alias(NamedTuple):
 class ScriptMatcher:
     """A character trie over aliases (``alias -> entity id``). Build once, reuse."""
 
-    def __init__(self, aliases: Mapping[str, str]) -> None:
+    def __init__(self, aliases: Mapping[str, str], blockers: Iterable[str] = ()) -> None:
+        """Index ``aliases``; each of ``blockers`` is a longer phrase that vetoes any alias
+        inside it (南美国家 "South American countries" holds 美国, the United States): it
+        takes part in the longest-match rule and is then dropped from what :meth:`find`
+        returns."""
         self._root = _Node()
         self._by_key: dict[str, list[_Alias]] = {}
+        self._blocker_keys = {_key(b) for b in blockers if _key(b)}
+        aliases = {**{b: _BLOCKER for b in blockers}, **aliases}
         for alias, entity_id in aliases.items():
             key = _key(alias)
             if not key:
                 continue
             exact = _key(alias, casefold=False) if _case_sensitive(alias) else None
             entries = self._by_key.setdefault(key, [])
+            if key in self._blocker_keys and entity_id != _BLOCKER:
+                raise ValueError(f"blocker {alias!r} is also an alias of {entity_id!r}")
             for other in entries:
                 if other.entity_id != entity_id and (
                         other.exact is None or exact is None or other.exact == exact):
@@ -174,7 +186,7 @@ class ScriptMatcher:
                         found.append(span)
                 node = node.children.get(norm[j]) if j < n else None
                 j += 1
-        return _longest_first(found, len(text))
+        return [s for s in _longest_first(found, len(text)) if s.entity_id != _BLOCKER]
 
     def alias_of(self, text: str, span: ScriptSpan) -> str | None:
         """The alias (as given to the matcher) that ``span`` of ``text`` matched."""

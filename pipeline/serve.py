@@ -276,6 +276,15 @@ def datasette_metadata(db_name: str, zone: str, now: datetime) -> dict[str, Any]
                            "entity_id (the entities table links each entity here).",
             "sort_desc": "published_at",
             "facets": ["entity", "kind", "feed", "language"]},
+        "story_overview": {
+            "description": "One row per story (articles reporting one event, across outlets "
+                           "and languages), most recently updated first, with its best "
+                           "current score against each seed; spacewatch story ID shows its "
+                           "timeline.",
+            "sort_desc": "last_updated",
+            "columns": {
+                "seed_scores": "Each seed's best current score among the story's articles",
+                "follows_story_id": "The earlier story this one follows up"}},
         "entities": {"sort": "name", "facets": ["kind", "origin"]},
         "quotes": {
             "description": "Who said what: each direct quote or reported statement of an "

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
+import numpy
 import spacy
+from spacy.attrs import IDX
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex
@@ -25,6 +27,7 @@ _HEADLINE_SMALL = frozenset({
     "vs", "vs.", "with", "yet"})
 #: A longer Title-Cased line is not a heading.
 HEADING_WORDS = 20
+_NEWLINE = re.compile("\n")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
 
 
@@ -74,9 +77,10 @@ def load_nlp(model: str, *, full: bool = False) -> Language:
 _FLASH = re.compile(r"^\W*(?:flash|breaking|urgent|alert|bulletin|срочно|молния)\b", re.I)
 
 
-def is_flash(doc: Doc) -> bool:
-    """A headline-only text: one line, short, or opened by FLASH/BREAKING/URGENT."""
-    text = doc.text.strip()
+def is_flash(doc: Doc, text: str | None = None) -> bool:
+    """A headline-only text: one line, short, or opened by FLASH/BREAKING/URGENT (``text``:
+    ``doc.text`` when the caller has it; Doc.text joins every token)."""
+    text = (doc.text if text is None else text).strip()
     return "\n" not in text and (len(text.split()) <= HEADING_WORDS or bool(_FLASH.match(text)))
 
 
@@ -94,22 +98,28 @@ def within_line(ent: Span) -> Span | None:
                                                                  label=ent.label)
 
 
-def heading_tokens(doc: Doc) -> set[int]:
+def heading_tokens(doc: Doc, text: str | None = None) -> set[int]:
     """The tokens of the Title-Cased lines (the headline, subheadings) of a text of several
     lines: at most ``HEADING_WORDS`` words, most of them capitalised, and no full stop at the
     end (a short paragraph of names, "Roscosmos Director General Dmitry Bakanov told TASS.",
-    is a sentence)."""
-    lines, start = [], 0
-    for token in doc:
-        if "\n" in token.text or "\n" in token.whitespace_:
-            lines.append((start, token.i + 1))
-            start = token.i + 1
-    if not lines:
+    is a sentence). ``text``: ``doc.text`` when the caller has it.
+
+    A line ends with the token whose text or trailing space holds a line break; that token
+    is found from the break's offset (tokens tile the text), not by visiting every token."""
+    text = doc.text if text is None else text
+    breaks = [m.start() for m in _NEWLINE.finditer(text)]
+    if not breaks:
         return set()  # one line: no body to tell a heading from
-    lines.append((start, len(doc)))
+    starts = doc.to_array(IDX)
+    ends = sorted({int(i) for i in numpy.searchsorted(starts, breaks, side="right") - 1})
+    lines = [(first, end + 1) for first, end in zip([0, *(e + 1 for e in ends)], ends,
+                                                    strict=False)]
+    lines.append((ends[-1] + 1, len(doc)))
     tokens: set[int] = set()
     for first, end in lines:
-        line = doc[first:end].text.strip()
+        # doc[first:end].text, stripped, without building the span's text token by token
+        line = text[int(starts[first]) if first < len(doc) else len(text):
+                    int(starts[end]) if end < len(doc) else len(text)].strip()
         if line.rstrip("\"'\u201d\u2019»)").endswith("."):
             continue
         words = [w for w in _WORD.findall(line) if fold(w) not in _HEADLINE_SMALL]

@@ -204,6 +204,12 @@ def _cue_at(toks: Sequence[_Tok], i: int, words: frozenset[str],
     tok = toks[i]
     if tok.bare in words or any(p.fullmatch(tok.key) for p in patterns):
         return True
+    # A Russian hyphenated title is headed by its first noun: «космонавт-испытатель»,
+    # «космонавтом-исследователем» (English compounds such as "astronaut-turned-senator" are
+    # not titles).
+    if patterns and "-" in tok.key and any(p.fullmatch(tok.key.split("-")[0])
+                                           for p in patterns):
+        return True
     for back in (1, 2):
         if i - back >= 0 and " ".join(t.bare for t in toks[i - back:i + 1]) in words:
             return True
@@ -426,6 +432,50 @@ def _org_right(right: list[_Tok], lang: str, cues: Cues) -> Typing | None:
         if j >= 3:
             return None
     return None
+
+
+# -- quoted company names ---------------------------------------------------------------------
+
+#: A quoted name: «…» without nested quotes, or „…“ / "…".
+_QUOTED = re.compile(r"«([^«»]{2,80})»|„([^„“”]{2,80})[“”]|\"([^\"]{2,80})\"")
+
+
+@dataclass(frozen=True)
+class QuotedName:
+    """A name in quotes typed by the word before the opening quote (``cue``)."""
+
+    name: str
+    start: int
+    end: int
+    cue: str
+
+
+def quoted_companies(text: str, cues: Cues | None = None) -> list[QuotedName]:
+    """Names in quotes right after a legal form or a company noun, in text order:
+    «АО «Лин Индастриал»», «стартап «Сибирская орбита»», «компанией «Геоскан»».
+
+    Russian names a company by putting its name in quotes after what it is, and the quoted
+    name stays in the nominative whatever the case of the noun before it; a statistical NER
+    often misses such names (they are not people, places or known organizations). A quote
+    after any other word («корабль «Прогресс»», a quotation) is not a company.
+    """
+    cues = cues or bundled_cues()
+    out = []
+    for found in _QUOTED.finditer(text):
+        group = next(g for g in (1, 2, 3) if found.group(g) is not None)
+        name = found.group(group).strip()
+        if not name or not name[0].isupper() or len(name.split()) > 5 or \
+                any(c in name for c in ".!?:;"):
+            continue
+        before = _tokens(text[max(0, found.start() - 60):found.start()], 0)
+        if not before:
+            continue
+        word = before[-1]
+        if word.text in cues.forms_before or _is_company(before, len(before) - 1, "ru", cues):
+            start = found.start(group) + (len(found.group(group)) - len(
+                found.group(group).lstrip()))
+            out.append(QuotedName(name, start, start + len(name), word.text))
+    return out
 
 
 # -- ids --------------------------------------------------------------------------------------

@@ -267,14 +267,20 @@ class VariantIndex:
         if canonical is None:
             return
         forms = [canonical]
+        #: The surname of the first Cyrillic full name: the nominative, listed first (a
+        #: Western name's Cyrillic spelling «Джаред Айзекман» has a surname of its own).
+        nominative: str | None = None
         for alias in entity.aliases:
             form = _parse_person(alias, self.cues.titles)
             if form is None or form.bare or form in forms:
                 continue
-            # Cyrillic aliases include case forms («Дмитрия Баканова»): only the nominative,
-            # recognisable by the canonical surname, is a name form.
-            if _CYRILLIC.search(alias) and form.surname != canonical.surname:
-                continue
+            # Cyrillic aliases may include case forms («Дмитрия Баканова»): only the
+            # nominative, recognisable by the canonical surname or by being the first
+            # Cyrillic full name, is a name form.
+            if _CYRILLIC.search(alias):
+                nominative = nominative or form.surname
+                if form.surname not in (canonical.surname, nominative):
+                    continue
             forms.append(form)
         person = _Person(entity, forms)
         for surname in {f.surname for f in forms}:

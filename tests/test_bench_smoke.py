@@ -39,6 +39,14 @@ def test_soak_smoke() -> None:
     assert result["fetches"] > 2 and result["mean_mb"] > 0
 
 
+def test_story_assign_smoke(capsys) -> None:
+    from bench import story_assign
+
+    result = story_assign.main(["--small", "50", "--large", "200", "--articles", "3"])
+    assert result["small_ms"] > 0 and result["large_ms"] > 0
+    assert "ratio" in capsys.readouterr().out
+
+
 def test_xml_bomb_smoke(capsys) -> None:
     xml_bomb.main()
     out = capsys.readouterr().out
@@ -52,3 +60,11 @@ def test_semantic_reference_runs_or_says_why_not(capsys) -> None:
         assert "skipped: the semantic extra is not installed" in out
     else:
         assert 0.0 <= result["minilm_ap"] <= 1.0 and "MiniLM" in out
+
+
+def test_alert_latency_smoke(capsys) -> None:
+    from bench import alert_latency
+
+    result = alert_latency.main(["--trials", "1"])
+    assert result["trials"] == 1 and result["max_s"] > 0
+    assert "alert latency over 1 trials" in capsys.readouterr().out

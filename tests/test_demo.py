@@ -18,6 +18,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "4 feeds: 31 new, 0 updated, 0 failed" in result.output
     assert "second pass: 0 new, 0 updated, 4 feeds answered 304" in result.output
+    assert "stories: " in result.output and " outlets, en" in result.output
     with Store(out / "demo.db") as store:
         assert store.scalar("SELECT count(*) FROM articles") == 31
         # The syndicated Zakharova story is one article linked to two feeds.

@@ -83,12 +83,17 @@ def explanation(score: float, entities: list[str], evidence: list[str]) -> str:
 
 
 def add_match(store: Store, article_id: int, seed_id: str, score: float,
-              entities: list[str] | None = None, evidence: list[str] | None = None) -> None:
+              entities: list[str] | None = None, evidence: list[str] | None = None,
+              found: str | None = None) -> None:
+    """Score ``article_id`` against ``seed_id``; the match is found at ``found`` (default:
+    the moment the article was published, as when a feed is fetched at once)."""
     ex = explanation(score, entities or ["Roscosmos"], evidence or ["Evidence sentence."])
+    found = found or store.scalar("SELECT published_at FROM articles WHERE id = ?",
+                                  [article_id])
     store.record_scores([ArticleScores(article_id, "nlp|m1", (SeedScore(seed_id, score, ex,
                                                                         "p1"),))],
                         Scoring(threshold=0.4, scorer_version="s1", corpus_version=0,
-                                match_version="m1"), NOW_ISO)
+                                match_version="m1"), found)
 
 
 def add_seeds(store: Store, *seeds: tuple[str, str]) -> None:
@@ -201,12 +206,12 @@ def test_html_shows_matches_in_score_order_with_source_time_entities_and_evidenc
     assert '<a class="title" href="https://news.example/a1">Bakanov meets Duffy in Houston</a>' \
         in html
     assert "wire · 09:30" in html
-    assert '<span class="chip">Sean Duffy</span>' in html
+    assert '<span class="chip">NASA</span> <span class="chip">Roscosmos</span>' in html
     assert "Sixth Entity" not in html
     assert "Bakanov met Acting NASA Administrator Sean Duffy in Houston." in html
     assert "0.91" in html
     assert "Roscosmos chief visits NASA" in html and "Lunar station talks" in html
-    assert "No matches for this seed on 2025-07-16." in html  # s3-quiet
+    assert "No matches found for this seed on 2025-07-16." in html  # s3-quiet
     assert "Wednesday, 16 July 2025" in html
     assert re.search(r'stat-n">4</div><div class="stat-l">matches', html)
 
@@ -221,7 +226,9 @@ def test_markdown_shows_matches_in_score_order_as_links(known: Store) -> None:
     assert lines[2].startswith("3. [Cross-flight seats extended to 2027]")
     assert "### Roscosmos chief visits NASA (3)" in md
     assert "- Evidence: Bakanov met Acting NASA Administrator Sean Duffy in Houston." in md
-    assert "- Entities: Dmitry Bakanov, Sean Duffy, Roscosmos, NASA, ISS" in md
+    # Key actors: the entities its articles name (not places or countries), most named first.
+    assert "- Key actors: NASA, Roscosmos" in md
+    assert "- 1 article, reported by 1 outlet" in md
 
 
 def markdown_sections(md: str) -> dict[str, list[str]]:
@@ -244,7 +251,7 @@ def test_markdown_puts_each_heading_match_and_feed_problem_on_its_own_line(
     lines = md.splitlines()
     sections = markdown_sections(md)
     assert list(sections) == [
-        "# SpaceWatch digest: Wednesday, 16 July 2025", "## Matches by seed",
+        "# SpaceWatch digest: Wednesday, 16 July 2025", "## Stories by seed",
         "### Roscosmos chief visits NASA (3)", "### Lunar station talks (1)",
         "### Quiet story (0)", "## Actors on the move", "## Matches per day, last 30 days",
         "## Feed health"]
@@ -260,9 +267,10 @@ def test_markdown_puts_each_heading_match_and_feed_problem_on_its_own_line(
         assert [int(line.split(".")[0]) for line in numbered] == list(range(1, count + 1))
         assert all(re.match(r"\d+\. \[.+\]\(https://news\.example/a\d\) — \w+, \d\d:\d\d · "
                             r"score \d\.\d\d$", line) for line in numbered)
-        assert all(re.match(r"\d+\. |   - (Entities|Evidence): ", line) for line in body)
-        assert len(body) == 3 * count
-    assert sections["### Quiet story (0)"] == ["No matches for this seed on 2025-07-16."]
+        assert all(re.match(r"\d+\. |   - (1 article, reported by 1 outlet$|Key actors: |"
+                            r"Evidence: )", line) for line in body)
+        assert len(body) == 4 * count
+    assert sections["### Quiet story (0)"] == ["No matches found for this seed on 2025-07-16."]
     # Each feed problem: its own list item, nothing after it on the line.
     assert sections["## Feed health"] == [
         "- **dead**: disabled (10 errors): connect timeout",
@@ -325,7 +333,8 @@ def test_an_estimated_publication_time_is_marked_as_the_fetch_time_in_every_form
                      md, re.M)
     assert "— wire, 09:30 · score 0.91" in md  # a known time is shown plainly
     html = build_digest(known, DAY, "html", "UTC", now=NOW)
-    assert "~14:05 (fetch time)</span>" in html and "wire · 09:30</div>" in html
+    assert "~14:05 (fetch time)</span> · 1 article" in html
+    assert "wire · 09:30 · 1 article" in html
     text = build_digest(known, DAY, "text", "UTC", now=NOW)
     assert "    wire, ~14:05 (fetch time), score 0.90" in text.splitlines()
     matches = {m["title"]: m for s in as_json(known)["seeds"] for m in s["matches"]}
@@ -415,7 +424,7 @@ def test_a_day_without_data_says_so_in_every_format(store: Store, with_seeds: bo
     html = build_digest(store, DAY, "html", "UTC", now=NOW)
     data = as_json(store)
     for text in (md, html):
-        assert "No matches on 2025-07-16." in text
+        assert "No matches found on 2025-07-16." in text
         assert "No actors newly seen or rising on 2025-07-16." in text
         assert "No matches in the 30 days to 2025-07-16." in text
         assert "All feeds healthy." in text
@@ -640,7 +649,7 @@ def test_send_digest_delivers_a_message_with_subject_html_and_text_parts(
     data = load_digest(known, DAY, "UTC", now=NOW)
     html, md = render_digest(data, "html"), render_digest(data, "md")
     subject = digest_subject(data)
-    assert subject == "SpaceWatch digest 2025-07-16: 4 matches"
+    assert subject == "SpaceWatch digest 2025-07-16: 4 stories, 4 matches"
     send_digest(html, md, subject, smtp_to(sink))
     assert len(sink.messages) == 1
     sender, rcpts, raw = sink.messages[0]

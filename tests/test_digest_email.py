@@ -152,7 +152,7 @@ def test_deliver_digest_succeeds_when_the_server_comes_back(known: Store) -> Non
         assert waits.delays == [5.0]
         assert delivery.ok and delivery.attempt == 2
         assert len(servers[0].messages) == 1
-        assert received(servers[0])["Subject"] == "SpaceWatch digest 2025-07-16: 4 matches"
+        assert received(servers[0])["Subject"] == "SpaceWatch digest 2025-07-16: 4 stories, 4 matches"
     finally:
         for server in servers:
             server.close()
@@ -204,7 +204,7 @@ def test_digest_email_sends_the_chosen_days_digest_and_records_it(
                                       "digest", "--email", "--date", "2025-07-16"])
     assert result.exit_code == 0, result.output
     assert "digest for 2025-07-16 e-mailed to analyst@example.org" in result.output
-    assert received(sink)["Subject"] == "SpaceWatch digest 2025-07-16: 4 matches"
+    assert received(sink)["Subject"] == "SpaceWatch digest 2025-07-16: 4 stories, 4 matches"
     assert [(r.ok, r.attempt) for r in deliveries_of(known, date(2025, 7, 16))] == [(True, 1)]
 
 

@@ -180,7 +180,8 @@ def test_analyze_cli_prints_json_and_reports_bad_lines(tmp_path: Path) -> None:
     assert [o["id"] for o in outputs] == ["x1", "x3"]
     assert {e["id"] for e in outputs[0]["entities"]} >= {"nasa", "roscosmos", "cross-flight"}
     first = outputs[0]["entities"][0]
-    assert set(first) == {"id", "name", "kind", "surface", "start", "end", "role", "resolved_by"}
+    assert set(first) == {"id", "name", "kind", "surface", "start", "end", "role", "resolved_by",
+                          "resolution"}
     assert "line 2: not JSON" in result.stderr and "line 3: no 'text' field" in result.stderr
 
 

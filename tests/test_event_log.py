@@ -290,10 +290,10 @@ def digest_seed_ids(project: Project, day: date) -> tuple[list[str], str]:
 
 def test_a_removed_seed_is_retired_its_events_kept_but_out_of_log_and_digest(
         project: Project) -> None:
-    lunar = project.rows("SELECT event_id, published_at FROM event_log WHERE seed = ?",
+    lunar = project.rows("SELECT event_id, matched_at FROM event_log WHERE seed = ?",
                          (LUNAR,))
     assert lunar
-    day = date.fromisoformat(lunar[0]["published_at"][:10])
+    day = date.fromisoformat(lunar[0]["matched_at"][:10])  # the digest of the day it was found
     ids, markdown = digest_seed_ids(project, day)
     heading = "### China and Russia press ahead with the International Lunar Research Station"
     assert LUNAR in ids and heading in markdown

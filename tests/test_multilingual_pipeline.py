@@ -290,3 +290,44 @@ def test_analyze_returns_nominative_names_for_inflected_and_new_russian_names(
             ("iss-deorbit", "ISS deorbit")} <= names
     bakanov = next(e for e in data["entities"] if e["id"] == "dmitry-bakanov")
     assert (bakanov["surface"], bakanov["role"]) == ("Дмитрию Баканову", "Главе Роскосмоса")
+
+
+# -- the hand-listed case forms are gone from the gazetteer (issue 13) ------------------------
+
+DROPPED = Path(__file__).parent / "data" / "dropped_case_forms.yaml"
+
+
+def _dropped() -> list[tuple[str, str, bool]]:
+    """(entity id, form, whether it was a weak alias) for every dropped case form."""
+    import yaml
+
+    data = yaml.safe_load(DROPPED.read_text(encoding="utf-8"))
+    return [(eid, form, weak == "weak_aliases") for weak in ("aliases", "weak_aliases")
+            for eid, forms in sorted(data[weak].items()) for form in forms]
+
+
+def test_the_gazetteer_lists_no_hand_written_case_form_but_keeps_the_nominative() -> None:
+    gaz = load_gazetteer()
+    dropped = _dropped()
+    assert len(dropped) >= 200
+    for eid, form, _weak in dropped:
+        entry = gaz.entries[eid]
+        assert form not in (*entry.aliases, *entry.weak_aliases), (eid, form)
+    for eid, nominative in (("roscosmos", "Роскосмос"), ("dmitry-bakanov", "Дмитрий Баканов"),
+                            ("iss", "Международная космическая станция"), ("russia", "Россия"),
+                            ("united-states", "Соединенные Штаты")):
+        assert nominative in gaz.entries[eid].aliases
+
+
+def test_every_dropped_case_form_still_resolves_to_its_entity(analyzer: Analyzer) -> None:
+    gaz = load_gazetteer()
+    linker = analyzer.russian
+    missed = []
+    for eid, form, weak in _dropped():
+        # A weak alias counts with its entity's context: give it one of its context words.
+        context = sorted(gaz.entries[eid].context)[0] if weak else "вчера"
+        text = f"Сегодня {context} сообщили: {form} и партнёры."
+        found = [m.surface for m in linker.link(text, PeopleIndex(gaz)) if m.entity_id == eid]
+        if form not in found:
+            missed.append((eid, form, found))
+    assert missed == []

@@ -80,3 +80,41 @@ def test_role_only_mentions_resolve_to_the_holder_on_the_day_dev_and_heldout(
 def test_the_dev_set_keeps_a_heldout_part() -> None:
     records = yaml.safe_load(DEV.read_text())
     assert sum(1 for r in records if split_of(r) == "heldout") >= 10
+
+
+def test_each_target_kind_has_enough_gold_mentions_per_language_and_part() -> None:
+    # Per-kind figures in English and in Russian, dev and held-out, mean something only
+    # with a few gold mentions each (issue 13: figures per kind and per language).
+    from pipeline.evaluate import TARGET_KINDS, language_of
+
+    records = yaml.safe_load(DEV.read_text())
+    for lang in ("en", "ru"):
+        for part in ("dev", "heldout"):
+            chosen = [r for r in records if language_of(r) == lang and split_of(r) == part]
+            for kind in TARGET_KINDS:
+                n = sum(1 for r in chosen for e in r["expect"] if e["kind"] == kind)
+                assert n >= 5, (lang, part, kind, n)
+
+
+def test_russian_dev_figures_per_kind_hold_their_floors(scores) -> None:
+    from pipeline.evaluate import TARGET_KINDS, language_of, scores_by_language
+
+    records = [r for r in yaml.safe_load(DEV.read_text())
+               if split_of(r) == "dev" and language_of(r) == "ru"]
+    analyzer = get_analyzer(Settings())
+    by_language = scores_by_language(records, list(analyzer.analyze(
+        [r["text"] for r in records], dates=ner_dates(records))))
+    ru = by_language[("ru", "dev")]
+    for kind in TARGET_KINDS:
+        assert ru.precision(kind) >= 0.95 and ru.recall(kind) >= 0.95, (kind, ru.errors)
+
+
+def test_the_figures_table_puts_dev_and_heldout_side_by_side_per_language() -> None:
+    from pipeline.evaluate import NerScores, language_table
+
+    dev, held = NerScores(), NerScores()
+    dev.tp["CREW"], dev.fn["CREW"] = 3, 1
+    held.tp["CREW"], held.fp["CREW"] = 2, 2
+    lines = language_table({("ru", "dev"): dev, ("ru", "heldout"): held}, kinds=("CREW",))
+    assert lines[1].split() == ["CREW", "ru", "1.00", "/", "0.75", "(4)",
+                                "0.50", "/", "1.00", "(2)"]

@@ -129,7 +129,9 @@ class GazetteerScripts:
         strong = {a: e.id for e in gaz.entries.values() for a in e.aliases}
         self.weak = {a: e.id for e in gaz.entries.values() for a in e.weak_aliases}
         self.context = {e.id: e.context for e in gaz.entries.values()}
-        self.matcher = ScriptMatcher({**self.weak, **strong})
+        self.matcher = ScriptMatcher({**self.weak, **strong},
+                                     blockers=[b for e in gaz.entries.values()
+                                               for b in e.blockers])
 
     def ids(self, text: str) -> set[str]:
         return {s.entity_id for s in self.matcher.find(text)
@@ -183,3 +185,53 @@ def test_gazetteer_ids_are_found_in_each_language(gazetteer_scripts, lang: str,
     precision, recall = FLOORS[split]
     assert tp / max(tp + fp, 1) >= precision, errors
     assert tp / max(tp + fn, 1) >= recall, errors
+
+
+# -- blockers: longer phrases that veto an alias inside them (issue 13) ----------------------
+
+
+def test_a_blocker_phrase_vetoes_the_alias_inside_it_and_the_alias_still_matches_elsewhere(
+        ) -> None:
+    matcher = ScriptMatcher({"美国": "united-states"}, blockers=["南美国家"])
+    assert matcher.find("南美国家的代表参加了会议") == []
+    assert matcher.find("美国代表参加了会议") == [ScriptSpan(0, 2, "united-states")]
+    assert matcher.find("南美国家和美国") == [ScriptSpan(5, 7, "united-states")]
+
+
+def test_a_blocker_equal_to_an_alias_is_an_error() -> None:
+    with pytest.raises(ValueError, match="blocker"):
+        ScriptMatcher({"美国": "united-states"}, blockers=["美国"])
+
+
+@pytest.fixture(scope="module")
+def alias_linker():
+    from pipeline.entities_other import AliasLinker
+
+    return AliasLinker(load_gazetteer())
+
+
+@pytest.mark.parametrize(("text", "absent"), [
+    ("南美国家的航天机构也派代表出席了会议。", "united-states"),
+    ("这颗卫星将监测印度洋上空的天气。", "india"),
+])
+def test_south_american_countries_and_the_indian_ocean_are_not_the_us_and_india(
+        alias_linker, text: str, absent: str) -> None:
+    assert absent not in {m.entity_id for m in alias_linker.link(text)}
+
+
+def test_real_mentions_of_the_us_and_india_still_resolve_next_to_the_blocked_phrases(
+        alias_linker) -> None:
+    text = "美国和印度在印度洋上空合作，南美国家表示关注。"
+    ids = [m.entity_id for m in alias_linker.link(text)]
+    assert ids.count("united-states") == 1 and ids.count("india") == 1
+
+
+def test_a_gazetteer_blocker_must_contain_one_of_its_entitys_aliases(tmp_path: Path) -> None:
+    from pipeline.errors import ConfigError
+
+    path = tmp_path / "gazetteer.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "entities": [
+        {"id": "india", "name": "India", "kind": "COUNTRY", "aliases": ["印度"],
+         "blockers": ["太平洋"]}]}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="blocker '太平洋' holds none of its aliases"):
+        load_gazetteer(path)

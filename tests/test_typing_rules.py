@@ -180,3 +180,44 @@ def test_broken_cue_file_is_one_config_error(tmp_path) -> None:  # type: ignore[
     (tmp_path / "entity_cues.yaml").write_text("- not a mapping\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_cues(tmp_path)
+
+
+# -- dev-set errors fixed for issue 13 (general causes, not names) ---------------------------
+
+CREW_RU_COMPOUNDS = [
+    ("Космонавт-испытатель Денис Матвеев начал подготовку.", "Денис Матвеев"),
+    ("С космонавтом-испытателем Павлом Зориным поговорили журналисты.", "Павлом Зориным"),
+    ("Астронавт-исследователь Мария Гонсалес прибыла на станцию.", "Мария Гонсалес"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "name"), CREW_RU_COMPOUNDS)
+def test_a_hyphenated_russian_crew_title_types_crew(sentence: str, name: str) -> None:
+    assert typed(sentence, name, "PER", "ru").kind == "CREW"
+
+
+def test_a_hyphenated_english_word_starting_with_a_crew_cue_types_nothing() -> None:
+    sentence = "Astronaut-turned-senator Mark Kelly spoke on Monday."
+    assert typed(sentence, "Mark Kelly", "PERSON").kind != "CREW"
+
+
+QUOTED_COMPANIES = [
+    ("АО «Лин Индастриал» и РКК «Энергия» обсудили ракету.", ["Лин Индастриал"]),
+    ("Производитель спутников ООО «Бюро 1440» сообщил о запуске.", ["Бюро 1440"]),
+    ("Новосибирский стартап «Сибирская орбита» и компания «КосмоКурс» представили проекты.",
+     ["Сибирская орбита", "КосмоКурс"]),
+    ("Соглашение подписано с компанией «Газпром космические системы».",
+     ["Газпром космические системы"]),
+    # not companies: a spacecraft, a rocket, a quotation
+    ("Корабль «Прогресс» и ракета «Ангара» готовы, сказал он: «Всё идёт по плану».", []),
+]
+
+
+@pytest.mark.parametrize(("text", "names"), QUOTED_COMPANIES)
+def test_a_quoted_name_after_a_legal_form_or_company_noun_is_a_company(
+        text: str, names: list[str]) -> None:
+    from pipeline.typing_rules import quoted_companies
+
+    found = quoted_companies(text, load_cues())
+    assert [q.name for q in found] == names
+    assert all(text[q.start:q.end] == q.name for q in found)

@@ -90,20 +90,25 @@ def main() -> None:
 # -- the one place commands are registered -------------------------------------------------
 # The command modules import the shared context, never this group, so there is no cycle.
 from . import (  # noqa: E402
+    alerts,
     analysis,
     curation,
     doctor,
     events,
     feeds,
     query,
+    seeds,
     service,
+    stories,
     subscriptions,
 )
 
 for _command in (feeds.init, feeds.fetch, feeds.status, service.demo, analysis.analyze,
                  analysis.import_, analysis.entities, analysis.reprocess, events.seeds,
                  events.rematch, events.explain, query.query, query.search, query.serve,
-                 service.run, service.digest, subscriptions.feeds, doctor.doctor):
+                 service.run, service.digest, subscriptions.feeds, doctor.doctor, alerts.alerts,
+                 stories.story):
     cli.add_command(_command)
 for _sub in (curation.list_, curation.merge, curation.ban, curation.promote):
     analysis.entities.add_command(_sub)
+events.seeds.add_command(seeds.add)

@@ -16,6 +16,7 @@ from ..errors import SpaceWatchError
 from ..inputs import decode_text, read_jsonl
 from ..normalize import import_record
 from ..records import ENTITY_KINDS, iso, now_utc, parse_iso, plural
+from .alerts import deliver_before_exit
 from .context import Context, day_start, err, out, pass_ctx, warn_seeds
 from .render import cell, feed_progress, stage_parts
 
@@ -91,15 +92,17 @@ def analyze(ctx: Context, jsonl: str | None) -> None:
             where = "input" if jsonl is None else f"line {number}"
             err.print(f"{where}: only the first {limit:,} of {len(text):,} characters were "
                       "analysed (settings.nlp_max_chars)")
-    for (_number, record), text, language, mentions in zip(
-            good, texts, languages, analyzer.analyze(texts, languages, dates=days),
+    today = now_utc().date().isoformat()
+    for (_number, record), text, language, day, mentions in zip(
+            good, texts, languages, days, analyzer.analyze(texts, languages, dates=days),
             strict=True):
         result = {
             "id": record.get("id"),
             "language": language,
             "entities": [{"id": m.entity_id, "name": m.name, "kind": m.kind,
                           "surface": m.surface, "start": m.start, "end": m.end,
-                          "role": m.role, "resolved_by": m.resolved_by} for m in mentions],
+                          "role": m.role, "resolved_by": m.resolved_by,
+                          "resolution": m.resolution(day or today)} for m in mentions],
             "matches": score_text(matcher, text, mentions, language),
             "quotes": [{"speaker_id": q.speaker_entity_id, "speaker_name": q.speaker_name,
                         "text": q.text, "kind": q.kind, "cue": q.cue, "start": q.start,
@@ -146,12 +149,15 @@ def import_(ctx: Context, file: str) -> None:
         saved = store.save_articles(articles, iso(now))
         with feed_progress(len(articles), "analyzing") as progress:
             stages = analyse_pending(store, config, progress=progress)
+        alerts_line = deliver_before_exit(store, config)
     updated = len(saved.updated_ids)
     kept = len(articles) - len(saved.new_ids) - updated
     out.print(f"imported {len(saved.new_ids)} new, {updated} updated"
               + (" (earlier text kept in article_versions)" if updated else "")
               + "; ".join([f", {kept} already stored, {plural(bad, 'bad line')}",
                            *stage_parts(stages)]))
+    if alerts_line is not None:
+        out.print(alerts_line)
     if bad:
         sys.exit(1)
 

@@ -7,17 +7,21 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
-from ..records import Quote, plural
+from ..records import Mention, Quote, plural
 from .context import Context, out, pass_ctx, warn_seeds
-from .render import events_text, feed_progress
+from .render import events_text, feed_progress, stories_text
 
 
-@click.command()
-@pass_ctx
-def seeds(ctx: Context) -> None:
-    """List the seed stories in seeds/ with their top entities, terms and phrases."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def seeds(click_ctx: click.Context) -> None:
+    """List the seed stories in seeds/ with their top entities, terms and phrases
+    (`seeds add` writes a new seed from an article page, a file or a story)."""
     from ..match import build_matcher
 
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Context = click_ctx.obj  # set by the cli group
     config = ctx.pipeline_config()
     warn_seeds(config, matching=False)
     store = ctx.store() if ctx.db_path.exists() else None
@@ -48,8 +52,11 @@ def rematch(ctx: Context) -> None:
     withdraws it), smaller drift changes nothing; no event is ever rewritten or deleted.
     A seed removed from seeds/ is retired (its events leave event_log and the digest).
     """
+    from ..alerts import queue_alerts
     from ..ingest import run_matching
     from ..match import build_matcher
+    from ..stories import assign_stories, story_counts
+    from .alerts import deliver_before_exit
 
     config = ctx.pipeline_config()
     check_nlp_model(config.settings)
@@ -59,9 +66,15 @@ def rematch(ctx: Context) -> None:
         todo = len(store.articles_needing_match(matcher.version))
         with feed_progress(todo, "matching") as progress:
             counts = run_matching(store, matcher, progress=progress)
+            stories = story_counts(assign_stories(store, progress=progress))
+        queue_alerts(store, config)  # a late match on an old story alerts too
+        alerts_line = deliver_before_exit(store, config)
         events = store.match_count()
     out.print(f"{events_text(counts)}; {plural(events, 'current event')} from "
-              f"{plural(len(matcher.profiles), 'seed')} in the log")
+              f"{plural(len(matcher.profiles), 'seed')} in the log"
+              + (f"; {stories_text(stories)}" if stories.articles else ""))
+    if alerts_line is not None:
+        out.print(alerts_line)
 
 
 @click.command()
@@ -119,6 +132,22 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
         for sentence in ex.evidence:
             out.print(f"  evidence: “{sentence}”")
     _who_said_what(quotes, {e.id for _sid, _v, ex in results for e in ex.entities})
+    _how_resolved(mentions, row["published_at"])
+
+
+def _how_resolved(mentions: list[Mention], day: str | None) -> None:
+    """Each entity of the article once per way it was found: "Dmitry Bakanov (OFFICIAL) —
+    by office: head of Roscosmos on 2025-07-15"."""
+    if not mentions:
+        out.print("\nentities: none found")
+        return
+    out.print(Text("\nentities (how each was resolved):", style="bold"))
+    seen: set[tuple[str, str]] = set()
+    for m in mentions:
+        line = m.resolution(day)
+        if (m.entity_id, line) not in seen:
+            seen.add((m.entity_id, line))
+            out.print(Text(f"  {m.name} ({m.kind}, {m.entity_id}) — {line}"))
 
 
 def _who_said_what(quotes: list[Quote], seed_entities: set[str]) -> None:

@@ -12,7 +12,9 @@ from ..errors import SpaceWatchError
 from ..ingest import register_feeds, run_pass
 from ..records import plural
 from ..seeds import PROBLEMS_META_KEY, problems_from_json
+from ..store.alerts import alert_summary
 from ..store.deliveries import last_delivery
+from .alerts import deliver_before_exit, summary_lines
 from .context import Context, out, pass_ctx, warn_seeds
 from .render import delivery_text, errors_table, feed_progress, print_pass, short_time, status_table
 
@@ -47,9 +49,14 @@ def fetch(ctx: Context, feeds: tuple[str, ...], force: bool) -> None:
     check_nlp_model(config.settings)  # before anything is fetched or stored
     total = len(feeds) if feeds else sum(1 for f in config.feeds if f.enabled)
     warn_seeds(config)
-    with ctx.store() as store, feed_progress(total) as progress:
-        report = run_pass(store, config, only=feeds or None, force=force, progress=progress)
+    with ctx.store() as store:
+        with feed_progress(total) as progress:
+            report = run_pass(store, config, only=feeds or None, force=force,
+                              progress=progress)
+        alerts_line = deliver_before_exit(store, config)  # what this pass queued, at once
     print_pass(report)
+    if alerts_line is not None:
+        out.print(alerts_line)
     if report.failed:
         sys.exit(1)
 
@@ -71,6 +78,7 @@ def status(ctx: Context) -> None:
         delivery = last_delivery(store)
         moves = store.feed_moves()
         seed_problems = problems_from_json((store.get_meta(PROBLEMS_META_KEY) or {}).get("value"))
+        alert_lines = summary_lines(alert_summary(store), daemon["now"])
     now = daemon["now"]
     beat = short_time(daemon["heartbeat"], now) if daemon["heartbeat"] else None
     if daemon["running"]:
@@ -90,6 +98,8 @@ def status(ctx: Context) -> None:
         out.print(Text.assemble(("seed skipped:", "yellow"), f" {problem}"))
     if delivery is not None:
         out.print(delivery_text(delivery, now))
+    for line in alert_lines:  # the alert outbox: pending and failed alerts
+        out.print(line)
     if daemon["recent_errors"]:
         out.print(errors_table(daemon["recent_errors"], now))
 

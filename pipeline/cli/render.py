@@ -29,6 +29,7 @@ from ..events import TOLERANCE, EventCounts
 from ..ingest import PassReport, StageReport
 from ..records import SKIPPED, FeedReport, Progress, parse_iso, plural
 from ..store.deliveries import Delivery
+from ..stories import StoryCounts
 from .context import err, out
 
 
@@ -268,7 +269,8 @@ def pass_summary(report: PassReport) -> str:
 
 def stage_parts(report: StageReport) -> list[str]:
     """``stage: figures`` for each stage that ran (``full text: 3 pages, 2 extracted, 1
-    failed``; ``entities: …``; ``matches: …``)."""
+    failed``; ``entities: …``; ``matches: …``; ``3 stories (1 new)``: the stories articles
+    joined or started)."""
     parts = []
     pages = report.full_text
     if pages.pages:
@@ -283,7 +285,15 @@ def stage_parts(report: StageReport) -> list[str]:
         parts.append("matches: " + (f"{events_text(report.matching)}; "
                                     if report.matching.rescored else "")
                      + f"{plural(report.events, 'event')} from {plural(report.seeds, 'seed')}")
+    if report.stories is not None and report.stories.articles:
+        parts.append(stories_text(report.stories))
     return parts
+
+
+def stories_text(counts: StoryCounts) -> str:
+    """``3 stories (1 new)``: the stories a run's articles joined or started."""
+    n = counts.stories
+    return f"{n} {'story' if n == 1 else 'stories'} ({counts.new} new)"
 
 
 def events_text(counts: EventCounts) -> str:

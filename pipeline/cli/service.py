@@ -18,13 +18,14 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..demo import DemoServer, demo_config
-from ..digest import build_digest, deliver_digest, write_digest
+from ..digest import build_digest, deliver_digest, last_digest_until, parse_since, write_digest
 from ..errors import SpaceWatchError
 from ..ingest import run_pass
-from ..records import NOT_MODIFIED, now_utc, parse_iso
+from ..records import NOT_MODIFIED, iso, now_utc, plural
 from ..resources import bundled_seeds_dir
 from ..store import Store
 from ..store.reports import check_not_future
+from ..store.stories import StoryRow
 from .context import Context, check_date, err, out, pass_ctx
 from .journal import JournalFormatter, stderr_is_journal
 from .render import cell, feed_progress, print_pass
@@ -68,6 +69,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
                       "feeds answered 304 Not Modified")
             top = store.top_entities(limit=12)
             events = store.top_events(5)
+            story_rows = [row for row, _best in store.list_stories(limit=10_000)]
     table = Table(title="entities found in the sample feeds", title_justify="left")
     for col in ("entity", "kind", "mentions", "articles"):
         table.add_column(col)
@@ -86,15 +88,26 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
             sentence = ex.evidence[0]
             short = sentence if len(sentence) <= 160 else sentence[:159].rsplit(" ", 1)[0] + "…"
             out.print(f"        evidence: “{short}”")
+    _print_demo_stories(story_rows)
 
 
     with Store(db_path) as store:
-        # The demo's stories span ten days: report the latest day that has matches.
-        latest = store.latest_event_published()
-        day = (parse_iso(latest) if latest else now_utc()).date()
-        digest_path = write_digest(store, folder / "digests", day, "UTC")
+        # A digest lists what was found on its day: every demo match was found today (its
+        # articles were published over ten days, so most entries are marked late matches).
+        digest_path = write_digest(store, folder / "digests", now_utc().date(), "UTC")
     out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
     out.print(f"demo database: {db_path}")
+
+
+def _print_demo_stories(rows: list[StoryRow], limit: int = 8) -> None:
+    """The demo's largest stories: id, headline, "N articles, M outlets, languages"."""
+    out.print(Text(f"stories: {len(rows)} (the largest; spacewatch story ID shows one)",
+                   "bold"))
+    for row in sorted(rows, key=lambda r: (-r.article_count, r.id))[:limit]:
+        out.print(Text.assemble(f"  {row.id:>3}  {row.headline}  ",
+                                (f"({plural(row.article_count, 'article')}, "
+                                 f"{plural(row.outlet_count, 'outlet')}, "
+                                 f"{', '.join(row.languages) or '-'})", "dim")))
 
 
 @click.command()
@@ -161,20 +174,33 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
                    "JSON for other tools.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
+@click.option("--since", "since", metavar="WHEN", default=None,
+              help="Every story with a match found since WHEN instead of one day: an ISO date "
+                   "(from 00:00), a date and time (settings.digest_timezone unless it has an "
+                   "offset), or 'last' (since the last digest written or e-mailed).")
 @click.option("--email", "email", is_flag=True,
               help="E-mail the day's digest (HTML and plain text) to settings.smtp.to now, "
                    "once; every attempt is recorded and shown by 'spacewatch status'.")
 @pass_ctx
-def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None, email: bool) -> None:
-    """Render a day's digest: matches per seed, actors on the move, a 30-day chart of
-    matches, and feed health. A day with no data says so; a day after today is refused.
+def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None, since: str | None,
+           email: bool) -> None:
+    """Render a day's digest: one entry per story with a match found that day (whenever
+    it was published), by seed; actors on the move, a 30-day chart of matches, and feed
+    health. A day with no data says so; a day after today is refused.
 
-    Days are calendar days in settings.digest_timezone. With --email the digest is sent
-    (or sent again) instead of printed, and a failure exits non-zero.
+    Days are calendar days in settings.digest_timezone. --since lists everything found
+    since a moment instead. With --email the digest is sent (or sent again) instead of
+    printed, and a failure exits non-zero.
     """
 
 
     settings = ctx.settings()
+    if since is not None and (day or email):
+        raise SpaceWatchError("--since lists what was found since a moment: use it without "
+                              "--date and --email")
+    if since is not None:
+        _digest_since(ctx, since, fmt, out_path)
+        return
     if day:
         check_date(day)
         when = date.fromisoformat(day)
@@ -200,13 +226,38 @@ def digest(ctx: Context, day: str | None, fmt: str, out_path: str | None, email:
                               "exist (create it first)")
     with ctx.reader() as store:
         text = build_digest(store, when, fmt, settings.digest_timezone)
+    _emit(text, out_path, f"digest for {when.isoformat()}")
+
+
+def _digest_since(ctx: Context, since: str, fmt: str, out_path: str | None) -> None:
+    """``digest --since WHEN``: every story with a match found since WHEN."""
+    settings = ctx.settings()
+    moment = None if since.strip() == "last" else parse_since(since,
+                                                               settings.digest_timezone)
+    if not ctx.db_path.exists():
+        raise SpaceWatchError(f"{ctx.db_path}: no database yet (run 'spacewatch fetch' first)")
+    if out_path and not Path(out_path).absolute().parent.is_dir():
+        raise SpaceWatchError(f"--out {out_path}: the folder {Path(out_path).parent} does not "
+                              "exist (create it first)")
+    with ctx.reader() as store:
+        if moment is None:
+            moment = last_digest_until(store)
+            if moment is None:
+                raise SpaceWatchError("--since last: no digest has been written or e-mailed "
+                                      "yet (give a date instead: --since 2025-07-16)")
+        text = build_digest(store, moment.date(), fmt, settings.digest_timezone,
+                            since=moment)
+    _emit(text, out_path, f"digest of what was found since {iso(moment)}")
+
+
+def _emit(text: str, out_path: str | None, what: str) -> None:
     if out_path:
         try:
             Path(out_path).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise SpaceWatchError(f"--out {out_path}: cannot write the digest: "
                                   f"{exc.strerror or exc}") from None
-        err.print(f"digest for {when.isoformat()} written to {out_path}")
+        err.print(f"{what} written to {out_path}")
     else:
         click.echo(text)
 

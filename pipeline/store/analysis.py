@@ -242,7 +242,8 @@ class AnalysisTables(StoreBase):
 
     def articles_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(ids))
-        return self.rows(f"SELECT id, title, text, nlp_version, language FROM articles "
+        return self.rows(f"SELECT id, title, text, nlp_version, language, published_at "
+                         f"FROM articles "
                          f"WHERE id IN ({marks}) ORDER BY id", list(ids))
 
     def mentions_for(self, ids: Sequence[int]) -> dict[int, list[Mention]]:

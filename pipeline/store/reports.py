@@ -1,18 +1,19 @@
-"""Read-only SQL for the daily digest: one day's matches, actors, chart and feed health.
+"""Read-only SQL for the daily digest: one day's stories and matches, actors, chart and feed
+health.
 
 Everything comes back as plain frozen dataclasses (no sqlite rows leave this module); the
 ``digest`` module turns them into Markdown, HTML or JSON.
 
 **Which day a match belongs to.** A match belongs to the calendar day (in the digest's time
-zone) on which its *article was published* (``articles.published_at``), not the day it was
-matched (``matches.matched_at``). ``matched_at`` is when the pipeline happened to run: a
-``spacewatch rematch`` or ``reprocess`` after a seed or gazetteer change stamps the new
-versions of old articles' events, and an ``import`` of an archive would pile months of
-news onto one day. The publication time is the news' own clock, so the digest of a day is
-the same whenever it is rendered, and the matches, the actors and the chart all count the
-same articles. The price: an article that arrives late (published at 23:50, fetched after
-the day's digest was written) is only in that day's digest when it is rendered again, which
-is why a scheduled digest should cover the last *complete* day.
+zone) on which it was *found*: the ``matched_at`` of the event version that made it a match
+(its first version, or one that follows a withdrawal), not a later rescore, and not the
+day its article was published. Keyed on publication, a late match (an ``import`` of an
+archive, a ``rematch`` after a seed changed, an article fetched after its day's digest was
+written) landed in a past day's digest nobody rereads; keyed on the find, it is in the next
+digest, and the entry says when the article was published. ``digest --since`` lists what was
+found since any moment (see :mod:`pipeline.store.story_digest`). The matches, their stories
+and the chart count the same finds; the actors on the move are about the news itself and
+count the articles *published* on the day.
 
 Stored times are UTC ISO strings (``2025-07-16T09:30:00Z``), so a local day becomes a
 half-open UTC range ``[start, end)`` compared as strings; a day across a DST change is 23 or
@@ -28,6 +29,7 @@ current state, disabled feeds included.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
@@ -37,6 +39,14 @@ from zoneinfo import ZoneInfo
 
 from ..errors import InputError
 from ..records import PLACE_KINDS, Explanation, Quote, iso, parse_iso
+from .alerts import OutboxRow, failed_alerts
+from .story_digest import (
+    FOUND_EVENTS,
+    DigestStory,
+    FoundMatch,
+    digest_stories,
+    found_matches,
+)
 
 if TYPE_CHECKING:
     from . import Store
@@ -93,12 +103,25 @@ class DigestMatch:
 
 
 @dataclass(frozen=True)
+class SeedStory:
+    """A story under a seed: its best score against the seed and the evidence of that
+    match (the best-scoring article of the story found in the window)."""
+
+    story: DigestStory
+    score: float
+    evidence: str
+    entities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SeedDigest:
-    """A seed and its matches of the day, best first."""
+    """A seed, its matches found in the window (articles, best first), and their stories
+    (one entry per story, best first)."""
 
     id: str
     title: str
     matches: tuple[DigestMatch, ...]
+    stories: tuple[SeedStory, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +139,7 @@ class Actor:
 
 @dataclass(frozen=True)
 class ChartDay:
-    """Matches of articles published on one local day."""
+    """Matches found on one local day (and still live)."""
 
     day: date
     matches: int
@@ -158,10 +181,20 @@ class DigestData:
     #: "now": from the feeds' state when the digest was made (the day is not over).
     health_scope: str = "now"
     fetches: int = 0  # fetches recorded during the day
+    #: Every story with a match found in the window, best first (each once).
+    stories: tuple[DigestStory, ...] = ()
+    #: ``digest --since``: the window is [since, generated_at) (UTC ISO), not the day.
+    since: str | None = None
+    #: Alerts given up as failed during the day (health section; :mod:`pipeline.alerts`).
+    alert_failures: tuple[OutboxRow, ...] = ()
 
     @property
     def match_count(self) -> int:
         return sum(len(s.matches) for s in self.seeds)
+
+    @property
+    def story_count(self) -> int:
+        return len(self.stories)
 
     @property
     def seeds_matched(self) -> int:
@@ -190,48 +223,78 @@ def _local(stored: str, tz: ZoneInfo) -> datetime:
     return parse_iso(stored).astimezone(tz)
 
 
-def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DigestData:
-    """Read one local day's digest from the database (read-only)."""
+def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime,
+                since: datetime | None = None) -> DigestData:
+    """Read one local day's digest from the database (read-only); with ``since``, the
+    stories and matches are those found from ``since`` until ``now`` (``day`` is then
+    today: its actors, chart and feed health)."""
     start, end = day_bounds(day, tz)
     articles = store.scalar("SELECT count(*) FROM articles WHERE published_at >= ? "
                             "AND published_at < ?", [start, end]) or 0
+    found_start, found_end = (iso(since), iso(now)) if since else (start, end)
+    found = found_matches(store, found_start, found_end)
+    stories = digest_stories(store, found, found_start, found_end)
     fetches = store.scalar("SELECT count(*) FROM fetches WHERE started_at >= ? "
                            "AND started_at < ?", [start, end]) or 0
     over = end <= iso(now)
     return DigestData(
         day=day, timezone=tz.key, generated_at=iso(now),
-        articles=int(articles), seeds=day_matches(store, day, tz),
+        articles=int(articles), seeds=found_by_seed(store, found, stories, tz),
         actors=actors_on_the_move(store, day, tz), chart=matches_per_day(store, day, tz),
         feed_health=(feed_problems_of_day(store, day, tz) if over
                      else feed_problems(store, now)),
-        health_scope="day" if over else "now", fetches=int(fetches))
+        health_scope="day" if over else "now", fetches=int(fetches), stories=stories,
+        since=found_start if since else None,
+        alert_failures=failed_alerts(store, start, min(end, iso(now + timedelta(seconds=1)))))
 
 
-def day_matches(store: Store, day: date, tz: ZoneInfo) -> tuple[SeedDigest, ...]:
-    """Every seed (by id) with the matches of articles published on the day, best first."""
-    start, end = day_bounds(day, tz)
+def found_by_seed(store: Store, found: Sequence[FoundMatch], stories: Sequence[DigestStory],
+                  tz: ZoneInfo) -> tuple[SeedDigest, ...]:
+    """Every seed (by id) with the matches ``found`` for it (articles, best first) and
+    their stories (each story once per seed, by its best score against the seed)."""
     by_seed: dict[str, list[DigestMatch]] = {}
-    quotes = _quotes_of_matched(store, start, end)
-    for r in store.rows(
-            "SELECT m.seed_id, m.article_id, m.score, m.explanation, a.title, a.url, "
-            "a.published_at, a.published_estimated, coalesce(f.name, a.source) AS feed "
-            "FROM matches m JOIN articles a ON a.id = m.article_id "
-            "JOIN seeds s ON s.id = m.seed_id LEFT JOIN feeds f ON f.id = a.feed_id "
-            f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT} "
-            "ORDER BY m.seed_id, m.score DESC, a.published_at DESC, m.article_id",
-            [start, end]):
-        names, evidence, ids = _explanation_parts(r["explanation"])
-        by_seed.setdefault(r["seed_id"], []).append(DigestMatch(
-            article_id=r["article_id"], title=r["title"] or "", url=r["url"],
+    ids = sorted({f.article_id for f in found})
+    quotes = _quotes_of(store, ids)
+    info = {r["id"]: r for r in store.rows(
+        "SELECT a.id, a.title, a.url, a.published_at, a.published_estimated, "
+        "coalesce(f.name, a.source) AS feed FROM articles a "
+        "LEFT JOIN feeds f ON f.id = a.feed_id "
+        "WHERE a.id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
+    story_of = {a: story for story in stories for a in story.found_ids}
+    best: dict[tuple[str, str], tuple[float, str, tuple[str, ...]]] = {}
+    for f in sorted(found, key=lambda f: (f.seed_id, -f.score, f.article_id)):
+        r = info[f.article_id]
+        names, evidence, entity_ids = _explanation_parts(f.explanation)
+        by_seed.setdefault(f.seed_id, []).append(DigestMatch(
+            article_id=f.article_id, title=r["title"] or "", url=r["url"],
             feed=r["feed"] or "", published_at=r["published_at"],
             local_time=_local(r["published_at"], tz).strftime("%H:%M"),
             published_estimated=bool(r["published_estimated"]),
-            score=round(float(r["score"]), 3), entities=names, evidence=evidence,
-            quotes=digest_quotes(quotes.get(r["article_id"], []), ids)))
+            score=round(f.score, 3), entities=names, evidence=evidence,
+            quotes=digest_quotes(quotes.get(f.article_id, []), entity_ids)))
+        best.setdefault((f.seed_id, story_of[f.article_id].key),
+                        (f.score, evidence, names))
+    for matches in by_seed.values():
+        matches.sort(key=lambda m: (-m.score, _desc(m.published_at), m.article_id))
+    per_seed: dict[str, list[SeedStory]] = {}
+    for story in stories:
+        for score in story.scores:
+            if (score.seed_id, story.key) in best:
+                _, evidence, names = best[(score.seed_id, story.key)]
+                per_seed.setdefault(score.seed_id, []).append(SeedStory(
+                    story=story, score=score.score, evidence=evidence, entities=names))
+    for entries in per_seed.values():
+        entries.sort(key=lambda e: (-e.score, e.story.first.published_at, e.story.key))
     return tuple(SeedDigest(id=s["id"], title=s["title"] or s["id"],
-                            matches=tuple(by_seed.get(s["id"], ())))
+                            matches=tuple(by_seed.get(s["id"], ())),
+                            stories=tuple(per_seed.get(s["id"], ())))
                  for s in store.rows("SELECT id, title FROM seeds WHERE retired_at IS NULL "
                                      "ORDER BY id"))
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    """A sort key that orders strings in reverse."""
+    return tuple(-ord(c) for c in text)
 
 
 def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str, frozenset[str]]:
@@ -246,17 +309,14 @@ def _explanation_parts(raw: str | None) -> tuple[tuple[str, ...], str, frozenset
             frozenset(e.id for e in explanation.entities))
 
 
-def _quotes_of_matched(store: Store, start: str, end: str) -> dict[int, list[Quote]]:
-    """The quotes of every article with a live match published in ``[start, end)``, by
-    article, in one query (the same articles :func:`day_matches` lists)."""
+def _quotes_of(store: Store, ids: Sequence[int]) -> dict[int, list[Quote]]:
+    """The quotes of these articles, by article, in one query."""
     out: dict[int, list[Quote]] = {}
     for r in store.rows(
             "SELECT q.article_id, q.speaker_entity_id, q.speaker_name, q.text, q.kind, q.cue, "
             'q.start, q."end", q.sentence_start, q.sentence_end FROM quotes q '
-            "WHERE q.article_id IN (SELECT m.article_id FROM matches m "
-            "JOIN articles a ON a.id = m.article_id JOIN seeds s ON s.id = m.seed_id "
-            f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT}) "
-            "ORDER BY q.article_id, q.start, q.id", [start, end]):
+            "WHERE q.article_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY q.article_id, q.start, q.id", [json.dumps(list(ids))]):
         out.setdefault(r["article_id"], []).append(Quote(
             speaker_entity_id=r["speaker_entity_id"], speaker_name=r["speaker_name"],
             text=r["text"], kind=r["kind"], start=r["start"], end=r["end"],
@@ -298,14 +358,18 @@ def actors_on_the_move(store: Store, day: date, tz: ZoneInfo) -> tuple[Actor, ..
     start, end = day_bounds(day, tz)
     base_start = _utc_midnight(day - timedelta(days=BASELINE_DAYS), tz)
     kinds = {f"kind{i}": k for i, k in enumerate(PLACE_KINDS)}
+    # CROSS JOIN keeps SQLite from starting at mentions_entity: the days' articles (a time
+    # range) come first, then their mentions, so the cost follows the days' volume and not
+    # every mention ever stored of a busy entity such as NASA ("+" keeps the IN a filter,
+    # not one index probe per article and entity).
     rows = store.rows(
         "WITH today AS (SELECT m.entity_id, count(DISTINCT m.article_id) AS n "
-        "  FROM mentions m JOIN articles a ON a.id = m.article_id "
+        "  FROM articles a CROSS JOIN mentions m ON m.article_id = a.id "
         "  WHERE a.published_at >= :start AND a.published_at < :end GROUP BY m.entity_id), "
         "before AS (SELECT m.entity_id, count(DISTINCT m.article_id) AS n "
-        "  FROM mentions m JOIN articles a ON a.id = m.article_id "
+        "  FROM articles a CROSS JOIN mentions m ON m.article_id = a.id "
         "  WHERE a.published_at >= :base_start AND a.published_at < :start "
-        "  AND m.entity_id IN (SELECT entity_id FROM today) GROUP BY m.entity_id) "
+        "  AND +m.entity_id IN (SELECT entity_id FROM today) GROUP BY m.entity_id) "
         "SELECT e.id, e.name, e.kind, t.n AS count, coalesce(b.n, 0) AS before "
         "FROM today t JOIN entities e ON e.id = t.entity_id "
         "LEFT JOIN before b ON b.entity_id = t.entity_id "
@@ -329,8 +393,8 @@ def _first_sentences(store: Store, ids: list[str], start: str, end: str) -> dict
     marks = ",".join("?" * len(ids))
     out: dict[str, str] = {}
     for r in store.rows(
-            "SELECT m.entity_id, m.sentence FROM mentions m "
-            "JOIN articles a ON a.id = m.article_id "
+            "SELECT m.entity_id, m.sentence FROM articles a "
+            "CROSS JOIN mentions m ON m.article_id = a.id "
             f"WHERE m.entity_id IN ({marks}) AND a.published_at >= ? AND a.published_at < ? "
             "AND m.sentence IS NOT NULL AND m.sentence != '' "
             "ORDER BY a.published_at, a.id, m.start", [*ids, start, end]):
@@ -340,15 +404,13 @@ def _first_sentences(store: Store, ids: list[str], start: str, end: str) -> dict
 
 def matches_per_day(store: Store, day: date, tz: ZoneInfo,
                     days: int = CHART_DAYS) -> tuple[ChartDay, ...]:
-    """Matches per local publication day over the ``days`` days ending on ``day``."""
+    """Live matches per local day they were found, over the ``days`` days ending on
+    ``day`` (the days the digests list them on)."""
     first = day - timedelta(days=days - 1)
     start, end = _utc_midnight(first, tz), day_bounds(day, tz)[1]
     counts: Counter[date] = Counter()
-    for r in store.rows("SELECT a.published_at FROM matches m "
-                        "JOIN articles a ON a.id = m.article_id JOIN seeds s ON s.id = m.seed_id "
-                        f"WHERE a.published_at >= ? AND a.published_at < ? AND {LIVE_EVENT}",
-                        [start, end]):
-        counts[_local(r["published_at"], tz).date()] += 1
+    for r in store.rows(f"SELECT f.matched_at {FOUND_EVENTS}", {"start": start, "end": end}):
+        counts[_local(r["matched_at"], tz).date()] += 1
     return tuple(ChartDay(day=first + timedelta(days=i),
                           matches=counts[first + timedelta(days=i)]) for i in range(days))
 

@@ -568,18 +568,57 @@ def _m0014(db: sqlite_utils.Database) -> None:
                 weight REAL NOT NULL DEFAULT 1.0,
                 PRIMARY KEY (key, story_id)
             )""",
-            "CREATE INDEX story_keys_recent ON story_keys(key, last_seen)",
-            "CREATE INDEX stories_last_updated ON stories(last_updated)"):
+            # (Covering: a key's recent stories are read from the index alone.)
+            "CREATE INDEX story_keys_recent ON story_keys(key, last_seen, story_id)",
+            # A story's own keys and weights (a comparison reads them from the index alone;
+            # merge and split move them).
+            "CREATE INDEX story_keys_story ON story_keys(story_id, key, weight)",
+            "CREATE INDEX stories_last_updated ON stories(last_updated)",
+            "CREATE INDEX stories_follows ON stories(follows_story_id)",
+            STORY_OVERVIEW_VIEW):
         db.execute(statement)
+
+
+#: One row per story (merged-away stories left out), for SQL and Datasette: its counters
+#: and its best current score against each seed (the best event among its articles).
+STORY_OVERVIEW_VIEW = """
+CREATE VIEW story_overview AS
+SELECT
+    s.id,
+    s.headline,
+    s.first_seen,
+    s.last_updated,
+    s.article_count AS articles,
+    s.outlet_count AS outlets,
+    s.languages,
+    s.follows_story_id,
+    (SELECT max(m.score) FROM matches m JOIN story_articles sa ON sa.article_id = m.article_id
+     JOIN seeds sd ON sd.id = m.seed_id
+     WHERE sa.story_id = s.id AND m.superseded_at IS NULL AND m.status = 'match'
+       AND sd.retired_at IS NULL) AS best_score,
+    (SELECT json_group_object(seed_id, score) FROM (
+        SELECT m.seed_id, round(max(m.score), 3) AS score FROM matches m
+        JOIN story_articles sa ON sa.article_id = m.article_id
+        JOIN seeds sd ON sd.id = m.seed_id
+        WHERE sa.story_id = s.id AND m.superseded_at IS NULL AND m.status = 'match'
+          AND sd.retired_at IS NULL
+        GROUP BY m.seed_id ORDER BY m.seed_id)) AS seed_scores
+FROM stories s
+WHERE s.merged_into IS NULL
+"""
 
 
 @migrations(name="0015_alert_outbox")
 def _m0015(db: sqlite_utils.Database) -> None:
-    # Alerts (issue 14): a persistent outbox. A pass that finds a story worth alerting writes
-    # a row (one per rule, story and alert number) in the same transaction as its other
-    # writes; delivery picks due rows, records every attempt, and marks a row delivered only
-    # after a 2xx / accepted send, so nothing is lost across a crash and nothing is sent
-    # twice after a success. (Unreleased: the alerts work may still amend this migration.)
+    # Alerts (issue 14): a persistent outbox. A pass that finds a story worth alerting
+    # writes a row (one per rule, story and alert number) in one transaction with the
+    # watermarks that say how far it looked (meta 'alerts.*'); delivery picks due rows,
+    # records every attempt, and marks a row delivered only after a 2xx / accepted send, so
+    # nothing is lost across a crash and nothing is sent twice after a success. `basis` is
+    # what the story was at its first alert (languages, officials quoted: the re-alert rule
+    # compares against it); `claimed_by` / `claimed_until` are the pid sending a row and until
+    # when, so two processes never send it at once and a killed sender's claim is taken over
+    # at once. (pipeline.alerts)
     for statement in (
             """CREATE TABLE alert_outbox (
                 id INTEGER PRIMARY KEY,
@@ -598,7 +637,10 @@ def _m0015(db: sqlite_utils.Database) -> None:
                 next_attempt_at TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 delivered_at TEXT,
-                last_error TEXT
+                last_error TEXT,
+                basis TEXT NOT NULL DEFAULT '{}',
+                claimed_by INTEGER,
+                claimed_until TEXT
             )""",
             "CREATE INDEX alert_outbox_due ON alert_outbox(state, next_attempt_at)",
             "CREATE INDEX alert_outbox_story ON alert_outbox(story_id, rule)",
@@ -608,7 +650,34 @@ def _m0015(db: sqlite_utils.Database) -> None:
                 attempted_at TEXT NOT NULL,
                 ok INTEGER NOT NULL,
                 status TEXT,
-                error TEXT
+                error TEXT,
+                duration_ms INTEGER
             )""",
-            "CREATE INDEX alert_attempts_outbox ON alert_attempts(outbox_id)"):
+            "CREATE INDEX alert_attempts_outbox ON alert_attempts(outbox_id)",
+            # The queueing looks for articles that joined a story since its watermark.
+            "CREATE INDEX story_articles_joined ON story_articles(joined_at)",
+            # A database that already holds matches alerts only on matches found from now
+            # on (no flood of alerts about its history); a new one alerts on everything.
+            "INSERT OR IGNORE INTO meta (key, value, updated_at) SELECT 'alerts.since', "
+            "CASE WHEN EXISTS (SELECT 1 FROM matches) "
+            "THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now') ELSE '' END, "
+            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"):
+        db.execute(statement)
+
+
+@migrations(name="0016_digest_indexes")
+def _m0016(db: sqlite_utils.Database) -> None:
+    # The digest lists what was *found* in a window (issue 14): the event rows stamped in it
+    # that made an event a match (first versions, or versions after a withdrawal), read from
+    # one covering index instead of the table. It starts with matched_at, so it replaces
+    # matches_matched_at. The per-feed count of articles reads each article's feeds from a
+    # covering index too (it replaces article_sources_article, its prefix).
+    # One statement at a time (inside the transaction).
+    for statement in (
+            "CREATE INDEX IF NOT EXISTS matches_found ON matches(matched_at, status, "
+            "supersedes, article_id, seed_id)",
+            "DROP INDEX IF EXISTS matches_matched_at",
+            "CREATE INDEX IF NOT EXISTS article_sources_article_feed ON "
+            "article_sources(article_id, feed_id)",
+            "DROP INDEX IF EXISTS article_sources_article"):
         db.execute(statement)

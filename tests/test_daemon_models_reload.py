@@ -1,0 +1,103 @@
+"""A running daemon rebuilds its analyzer when a file of ``models/`` it reads changes — the
+offices, the typing cues and the name forms as well as the gazetteer — and analyses the
+stored articles again (issue 13.8; the gazetteer and overlay are covered in test_curation)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from pipeline.daemon import Daemon, DaemonOptions
+from pipeline.resources import default_models_dir
+
+from .httpserver import LocalServer, Reply, rss
+
+TEXT = ("The head of Roscosmos said on Tuesday that the crew is ready. The spacefarer Selin "
+        "Aydin will fly on the next Soyuz, Roscosmos said. Roscosmos chief Dmitry Bakanov met "
+        "NASA officials. Later, Dimka Bakanov told TASS that Roscosmos would keep the "
+        "cross-flight program.")
+ITEM = {"title": "Crew news", "link": "http://news.example.invalid/c/1", "guid": "c-1",
+        "description": TEXT, "pubDate": "Tue, 15 Jul 2025 09:30:00 GMT"}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path.name} no longer holds {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_the_daemon_picks_up_edits_to_offices_cues_and_name_forms_without_a_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="spacewatch.daemon")
+    models = tmp_path / "models"
+    models.mkdir()
+    for path in default_models_dir().glob("*.yaml"):
+        shutil.copy(path, models)
+    db = tmp_path / "d.db"
+
+    def mentions(entity_id: str, kind: str | None = None) -> list[str]:
+        """Surfaces of the stored mentions of ``entity_id`` (of ``kind``, when given)."""
+        if not db.exists():
+            return []
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+            try:
+                return [r[0] for r in conn.execute(
+                    "SELECT surface FROM mentions WHERE entity_id = ? AND kind = "
+                    "coalesce(?, kind)", (entity_id, kind))]
+            except sqlite3.OperationalError:  # the schema is being created
+                return []
+
+    with LocalServer() as server:
+        url = server.route("/c.xml", Reply(rss([ITEM])))
+        (tmp_path / "feeds.yaml").write_text(
+            "settings: {jitter: 0.1s, timeout_total: 10s, full_text: false, "
+            f"models_dir: '{models}'}}\n"
+            f"feeds:\n  - {{name: c, url: '{url}', interval: 1s}}\n")
+        (tmp_path / "seeds").mkdir()
+        daemon = Daemon(DaemonOptions(tmp_path / "feeds.yaml", db))
+        thread = threading.Thread(target=daemon.run, daemon=True)
+        thread.start()
+        try:
+            # As shipped: Bakanov heads Roscosmos on the day, "spacefarer" types nobody and
+            # "Dimka" is nobody's short form.
+            assert wait_for(lambda: "head of Roscosmos" in mentions("dmitry-bakanov"))
+            assert mentions("person:selin-aydin", "PERSON")
+            assert mentions("person:dimka-bakanov")
+
+            edit(models / "offices.yaml",
+                 '{id: dmitry-bakanov, start: "2025-02-06", end: null}',
+                 '{id: dmitry-bakanov, start: "2025-02-06", end: "2025-07-01"}\n'
+                 '      - {name: Test Holder, start: "2025-07-01", end: null}')
+            assert wait_for(lambda: mentions("person:test-holder") == ["head of Roscosmos"])
+            assert "gazetteer reloaded: offices.yaml changed" in caplog.text
+
+            edit(models / "entity_cues.yaml", "en: [astronaut,", "en: [spacefarer, astronaut,")
+            assert wait_for(lambda: bool(mentions("person:selin-aydin", "CREW")))
+            assert "gazetteer reloaded: entity_cues.yaml changed" in caplog.text
+
+            edit(models / "name_forms.yaml", "Dmitry: [Dima, Mitya]",
+                 "Dmitry: [Dima, Mitya, Dimka]")
+            assert wait_for(lambda: "Dimka Bakanov" in mentions("dmitry-bakanov"))
+            assert not mentions("person:dimka-bakanov")  # the article was analysed again
+            assert "gazetteer reloaded: name_forms.yaml changed" in caplog.text
+        finally:
+            daemon.stop()
+            thread.join(timeout=30)
+        assert not thread.is_alive()
