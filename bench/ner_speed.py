@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=None,
                         help="articles (default: 300 English, 120 Russian)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of model, then stage (default 3)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="interleaved rounds of model, then stage (default 10)")
     parser.add_argument("--language", choices=("en", "ru"), default="en")
     args = parser.parse_args(argv)
     english = args.language == "en"

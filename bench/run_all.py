@@ -19,6 +19,7 @@ from bench import (  # noqa: E402
     alert_latency,
     fetch_concurrency,
     ingest,
+    memory,
     ner_speed,
     quality,
     scale,
@@ -30,11 +31,13 @@ from bench import (  # noqa: E402
 
 RUNS = [
     ("1. NER stage vs spaCy's full pipeline", ner_speed.main, ["--docs", "300"]),
+    ("1b. Russian NER stage vs slovnet's NER alone", ner_speed.main, ["--language", "ru"]),
     ("2. Ingest throughput (100 feeds x 30 items)", ingest.main,
      ["--feeds", "100", "--items", "30", "--naive-sample", "150", "--processes", "2"]),
     ("3. Fetch concurrency and conditional GET", fetch_concurrency.main, []),
     ("4. The log at scale", scale.main, []),
     ("5. Daemon soak (memory)", soak.main, ["--feeds", "30", "--seconds", "120"]),
+    ("5b. Memory of the analyzers: English vs English + Russian", memory.main, []),
     ("6. Hostile XML: quadratic blowup memory", lambda argv: xml_bomb.main(), []),
     ("7. Dev-set quality (NER, matching)", lambda argv: quality.main(), []),
     ("8. Story clustering quality (B-cubed, dev and held-out)", stories_quality.main, []),

@@ -153,7 +153,7 @@ class Analyzer:
             docs = self.nlp.pipe(english, batch_size=self.batch_size)
         for text, lang, day in zip(items, langs, days, strict=True):
             if lang == "en":
-                mentions = self.link(next(docs), people)
+                mentions = self.link(_with_text(next(docs), text[: self.max_chars]), people)
             elif lang == "ru":
                 mentions = self.russian.link(text[: self.max_chars], people)
             else:
@@ -395,6 +395,9 @@ class Analyzer:
             return self._mention(span, entry.id, entry.name, entry.kind, "gazetteer",
                                  entry.wikidata)
         typed = self._typing(span, text, label)
+        # "Cosmonaut Pavel Drozdov" (ORG) is CREW "Pavel Drozdov"; "Nebula Dynamics" (PERSON)
+        # a company (typing_rules: title words dropped, kind group changed).
+        text, label = typed.rename(text), typed.group or label
         if label == "PERSON":
             words = text.split()
             if any(c.isdigit() for c in text):
@@ -560,6 +563,14 @@ def doc_text(doc: Doc) -> str:
     if known is None:
         known = doc.user_data["spacewatch:text"] = doc.text
     return str(known)
+
+
+def _with_text(doc: Doc, text: str) -> Doc:
+    """``doc``, knowing that ``text`` (what it was parsed from) is its text: spaCy's
+    tokenization keeps every character, so :func:`doc_text` need not join the tokens."""
+    if len(doc) == 0 or doc[-1].idx + len(doc[-1].text_with_ws) == len(text):
+        doc.user_data.setdefault("spacewatch:text", text)
+    return doc
 
 
 def span_text(span: Span) -> str:

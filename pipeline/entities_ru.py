@@ -192,9 +192,13 @@ class RussianLinker:
             sentence = _sentence(text, sentences, sentence_of[first])
             typed = self._typing(text, sentences, sentence_of[first], span.start, span.end,
                                  span.label)
+            # «Космонавт-испытатель Глеб Соловьёв» is CREW «Глеб Соловьёв»; a company-looking
+            # name the model calls a person is a company (typing_rules).
+            label = {"PERSON": "PER", "ORGANIZATION": "ORG"}.get(typed.group or "", span.label)
+            normal = typed.rename(normal)
             role = None
-            if span.label == "PER":
-                words = span.lemma.split()
+            if label == "PER":
+                words = span.lemma.split()[typed.drop:]
                 role = self._role(text, tokens, sentence_of, first, last + 1) or typed.role
                 kind = "OFFICIAL" if role else typed.kind  # CREW: «космонавт Олег Артемьев»
                 if len(words) == 1:  # a bare surname: only a person named in full before

@@ -64,7 +64,7 @@ from .records import (
 from .russian import get_lemmatizer
 from .seeds import PROBLEMS_META_KEY, load_seeds, problems_to_json
 from .store import Store
-from .stories import StoryChange, StoryCounts, assign_stories, story_counts
+from .stories import StoryChange, StoryCounts, assign_stories, stories_due, story_counts
 
 log = logging.getLogger(__name__)
 GONE = "410 Gone: the publisher removed this feed"
@@ -319,18 +319,25 @@ def analyse_pending(store: Store, config: Config, *, fetcher: Fetcher | None = N
         version = matcher_version(seed_set.seeds, config.settings)
         if not store.articles_needing_nlp(analyzer.version, NLP_MAX_ATTEMPTS, limit=1) and \
                 not store.articles_needing_match(version, limit=1):
-            # Nothing new or stale: no profiles to build (alerts a crashed run left unqueued
-            # are queued all the same).
-            return StageReport(full_text=pages, alerts_queued=queue_alerts(store, config))
+            # Nothing new or stale: no profiles to build. Articles a crashed run left out
+            # of every story are placed, and alerts it left unqueued queued, all the same.
+            left = assign_stories(store, progress=progress) if stories_due(store) else None
+            return StageReport(full_text=pages,
+                               stories=story_counts(left) if left is not None else None,
+                               story_changes=tuple(left or ()),
+                               alerts_queued=queue_alerts(store, config))
     entities = run_entities(store, analyzer, progress=progress)
     chosen = (matcher or build_matcher)(store, config)
     events = run_matching(store, chosen, progress=progress)
-    changes = assign_stories(store, progress=progress)
+    # Stories depend on the analysed articles only: with none analysed now, only those a
+    # crashed run left out (above the stories watermark) need placing.
+    changes = assign_stories(store, progress=progress) \
+        if entities.analyzed or stories_due(store) else None
     queued = queue_alerts(store, config)  # after the stories: alerts are per story
     return StageReport(full_text=pages, entities=entities, matching=events,
                        events=store.match_count(), seeds=len(chosen.profiles),
-                       stories=story_counts(changes), story_changes=tuple(changes),
-                       alerts_queued=queued)
+                       stories=story_counts(changes) if changes is not None else None,
+                       story_changes=tuple(changes or ()), alerts_queued=queued)
 
 
 def run_entities(store: Store, analyzer: Analyzer, *,

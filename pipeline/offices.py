@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -228,6 +228,24 @@ class _Phrase:
     contextual: bool
     #: Pieces of the phrase, lower-cased, that any match contains (:func:`_needed`).
     needed: tuple[str, ...] = ()
+    #: The piece every match starts with, lower-cased (None: not one :func:`_needed` checks).
+    first: str | None = None
+
+    def finditer(self, text: str, lowered: str | None) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)``, trying the pattern only where ``lowered`` (``text``
+        lower-cased, None: unknown) holds :attr:`first`."""
+        if lowered is None or self.first is None:
+            yield from self.pattern.finditer(text)
+            return
+        end = 0
+        at = lowered.find(self.first)
+        while at >= 0:
+            if at >= end:
+                m = self.pattern.match(text, at)
+                if m is not None:
+                    yield m
+                    end = m.end()
+            at = lowered.find(self.first, at + 1)
 
 
 #: Characters that match an ASCII or Cyrillic letter under ``re.I`` while ``str.lower()``
@@ -247,8 +265,11 @@ class OfficeFinder:
             for contextual, table in ((False, office.phrasings), (True, office.contextual)):
                 for lang, phrases in table.items():
                     for phrase in phrases:
-                        self._by_lang.setdefault(lang, []).append(
-                            _Phrase(office, _compile(phrase), contextual, _needed(phrase)))
+                        needed = _needed(phrase)
+                        first = re.split("['\u2019]", phrase.split()[0])[0].lower()
+                        self._by_lang.setdefault(lang, []).append(_Phrase(
+                            office, _compile(phrase), contextual, needed,
+                            first if first in needed else None))
         for found in self._by_lang.values():
             found.sort(key=lambda p: -len(p.pattern.pattern))
 
@@ -264,13 +285,14 @@ class OfficeFinder:
         found: list[OfficeMention] = []
         used: list[tuple[int, int]] = []
         folded: str | None = None
-        # A phrase runs over the text only when the text holds its every piece: one
-        # substring test each instead of one regex pass per phrase.
+        # A phrase runs over the text only when the text holds its every piece (one
+        # substring test each instead of one regex pass per phrase), and only where its
+        # first piece is.
         lowered = None if _CASE_ODD.search(text) else text.lower()
         for phrase in self._by_lang.get(lang, ()):
             if lowered is not None and not all(piece in lowered for piece in phrase.needed):
                 continue
-            for m in phrase.pattern.finditer(text):
+            for m in phrase.finditer(text, lowered):
                 start, end = m.start(), m.end()
                 if any(s < end and start < e for s, e in used):
                     continue

@@ -113,7 +113,9 @@ LIMIT 20
     # Each feed that carried a story counts it (article_sources), under the feed's name; the
     # alias is not the name of any column (GROUP BY source would group by articles.source).
     Example("articles_per_source_per_day", "Articles per feed per day (last 30 days)", """
-SELECT substr(a.published_at, 1, 10) AS day, coalesce(f.name, a.source) AS feed,
+SELECT substr(a.published_at, 1, 10) AS day,
+       -- the feed's name, or an import's source (read from the article only then)
+       coalesce(f.name, (SELECT x.source FROM articles x WHERE x.id = a.id)) AS feed,
        count(DISTINCT a.id) AS articles
 FROM articles a CROSS JOIN article_sources s ON s.article_id = a.id  -- recent first
 LEFT JOIN feeds f ON f.id = s.feed_id

@@ -9,7 +9,7 @@ import re
 
 import numpy
 import spacy
-from spacy.attrs import IDX
+from spacy.attrs import IDX, IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex
@@ -33,12 +33,13 @@ _WORD = re.compile(r"[^\W\d_][\w'\u2019.&-]*")
 
 @Language.component("paragraph_breaks")
 def paragraph_breaks(doc: Doc) -> Doc:
-    """A line break always ends a sentence (titles and paragraphs are not run together)."""
-    for token in doc[1:]:
-        prev = doc[token.i - 1]
-        if ("\n" in prev.whitespace_ or (prev.is_space and "\n" in prev.text)) \
-                and not token.is_space:
-            token.is_sent_start = True
+    """A line break always ends a sentence (titles and paragraphs are not run together).
+
+    A line break is a space token's (a token's trailing ``whitespace_`` is one space or
+    nothing), so only the space tokens are visited."""
+    for i in numpy.flatnonzero(doc.to_array(IS_SPACE)).tolist():
+        if i + 1 < len(doc) and "\n" in doc[i].text and not doc[i + 1].is_space:
+            doc[i + 1].is_sent_start = True
     return doc
 
 

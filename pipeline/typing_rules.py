@@ -18,6 +18,7 @@ whatever its kind, so retyping an entity never changes its id. The slug is
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -74,6 +75,7 @@ class Cues:
     company_ru: tuple[re.Pattern[str], ...]
     forms_after: frozenset[str]
     forms_before: frozenset[str]
+    company_heads: frozenset[str]
     agency_en: tuple[str, ...]
     agency_ru: tuple[re.Pattern[str], ...]
     version: str
@@ -83,12 +85,36 @@ class Cues:
 class Typing:
     """An entity's kind from context; ``role`` for an OFFICIAL, ``cue`` the words that decided.
 
-    ``cue`` is None when no cue was found and the model's kind was kept.
+    ``cue`` is None when no cue was found and the model's kind was kept. ``drop`` counts the
+    leading words of the model's span that are a title, not the name ("Cosmonaut Pavel
+    Drozdov"); ``suffix`` is a legal form right after the span that belongs to the name
+    ("Brandt Aerospace" + "GmbH"). :meth:`rename` applies both.
     """
 
     kind: str
     role: str | None = None
     cue: str | None = None
+    drop: int = 0
+    suffix: str | None = None
+
+    @property
+    def group(self) -> str | None:
+        """The model label the kind belongs to: ``PERSON`` (PERSON, OFFICIAL, CREW),
+        ``ORGANIZATION`` (ORGANIZATION, AGENCY, COMPANY, GOVERNMENT), else None."""
+        if self.kind in PERSON_ID_KINDS:
+            return "PERSON"
+        if self.kind in ORG_ID_KINDS:
+            return "ORGANIZATION"
+        return None
+
+    def rename(self, name: str) -> str:
+        """The entity's name from the model's span text: title words dropped, legal form
+        added ("Cosmonaut Pavel Drozdov" → "Pavel Drozdov")."""
+        if self.drop:
+            name = " ".join(name.split()[self.drop:])
+        if self.suffix:
+            name = f"{name} {self.suffix}"
+        return name
 
 
 @dataclass(frozen=True)
@@ -143,6 +169,8 @@ def load_cues(models_dir: Path | None = None) -> Cues:
         company_en=words(cues, "company", "en"), company_ru=patterns("company", "ru"),
         forms_after=frozenset(str(f) for f in forms.get("after") or []),
         forms_before=frozenset(str(f) for f in forms.get("before") or []),
+        company_heads=frozenset(str(w) for lang in LANGUAGES
+                                for w in (cues.get("company_heads") or {}).get(lang) or []),
         agency_en=tuple(sorted(words(cues, "agency", "en"), key=len, reverse=True)),
         agency_ru=patterns("agency", "ru"),
         version=hashlib.sha256(raw_titles + raw_cues).hexdigest()[:8])
@@ -179,11 +207,89 @@ def type_entity(sentence: str, start: int, end: int, label: str, lang: str = "en
     left = _tokens(sentence[:start], 0)
     right = _tokens(sentence[end:], end)
     surface = sentence[start:end]
+    if kind in ("PERSON", "ORGANIZATION"):
+        titled = _title_in_span(sentence, start, end, right, lang, cues)
+        if titled is not None:  # "Cosmonaut Pavel Drozdov" (ORG) is a crew member
+            return titled
     if kind == "PERSON":
-        return _type_person(sentence, left, right, lang, cues)
+        person = _type_person(sentence, left, right, lang, cues)
+        head = _company_head(surface, cues)
+        if person.kind == "PERSON" and (head or _has_legal_form(surface, cues)):
+            # "Nebula Dynamics" the model calls a person, with no person cue next to it
+            org = _type_org(surface, left, right, lang, cues)
+            return org if org.kind != "ORGANIZATION" else Typing("COMPANY", cue=head)
+        return person
     if kind == "ORGANIZATION":
-        return _type_org(surface, left, right, lang, cues)
+        org = _type_org(surface, left, right, lang, cues)
+        if org.kind != "ORGANIZATION":
+            return org
+        if _name_shaped(surface, cues):  # "ESA astronaut Tomasz Wrobel" labelled ORG
+            person = _person_left(sentence, left, lang, cues)
+            if person is not None and person.kind == "CREW":
+                return person
+        head = _company_head(surface, cues)
+        return Typing("COMPANY", cue=head) if head else org
     return Typing(kind)
+
+
+def _title_in_span(sentence: str, start: int, end: int, right: list[_Tok], lang: str,
+                   cues: Cues) -> Typing | None:
+    """A span that starts with title or crew words and goes on with a name: the name is
+    typed by them ("Cosmonaut Pavel Drozdov" is CREW "Pavel Drozdov", «Министр Антон
+    Орлов» OFFICIAL «Антон Орлов» with the role «Министр»)."""
+    words = list(re.finditer(r"\S+", sentence[start:end]))
+    drop = 0
+    while drop < min(3, len(words) - 2):  # at least two words of name stay
+        word = _tokens(words[drop].group(0), 0)
+        if not word or len(word) > 2:
+            break
+        toks = [word[0]]
+        if not (_is_crew(toks, 0, lang, cues) or _is_title(word[0], cues)
+                or (word[0].key in cues.modifiers and drop + 1 < len(words))):
+            break
+        drop += 1
+    rest = words[drop:]
+    if not drop or not 2 <= len(rest) <= 4:
+        return None
+    name = " ".join(w.group(0) for w in rest)
+    if not _name_shaped(name, cues):
+        return None
+    name_start = start + rest[0].start()
+    person = _type_person(sentence, _tokens(sentence[:name_start], 0), right, lang, cues)
+    if person.kind == "PERSON":
+        return None
+    return dataclasses.replace(person, drop=drop)
+
+
+def _name_shaped(text: str, cues: Cues) -> bool:
+    """Two to four capitalized words with no title, crew word, company word or legal form:
+    what a person's name looks like."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or _company_head(text, cues) or _has_legal_form(text, cues):
+        return False
+    for word in words:
+        toks = _tokens(word, 0)
+        if not toks or not word[:1].isupper() or not word.replace("-", "").replace(
+                "'", "").replace("’", "").isalpha():
+            return False
+        if _is_title(toks[0], cues) or toks[0].bare in cues.crew_en:
+            return False
+    return True
+
+
+def _company_head(text: str, cues: Cues) -> str | None:
+    """The company word a name of two or more capitalized words ends with ("Nebula
+    Dynamics"), else None."""
+    words = text.strip(" .,«»\"“”„").split()
+    if len(words) < 2 or not all(w[:1].isupper() or w[:1].isdigit() for w in words):
+        return None
+    last = words[-1].strip("«»\"“”„.,")
+    return last if last in cues.company_heads else None
+
+
+def _has_legal_form(text: str, cues: Cues) -> bool:
+    words = text.split()
+    return len(words) >= 2 and (words[-1] in cues.forms_after or words[0] in cues.forms_before)
 
 
 def _tokens(text: str, offset: int) -> list[_Tok]:
@@ -240,6 +346,7 @@ def _person_left(sentence: str, left: list[_Tok], lang: str, cues: Cues) -> Typi
         i -= 1  # "its Director General, X"
     crossed_list = False
     lowercase_run = 0
+    lowercase_limit = 2
     seen = 0
     while i >= 0 and seen < _WINDOW:
         tok = left[i]
@@ -250,13 +357,16 @@ def _person_left(sentence: str, left: list[_Tok], lang: str, cues: Cues) -> Typi
             return Typing("CREW", cue=tok.text)
         if _is_title(tok, cues) and not crossed_list:
             return Typing("OFFICIAL", role=_left_role(sentence, left, i, cues), cue=tok.text)
-        if tok.key in _LIST_WORDS:
+        if lang == "ru" and tok.key == "и" and lowercase_run and not crossed_list and \
+                i > 0 and left[i - 1].is_word and not left[i - 1].capitalized:
+            lowercase_limit = 3  # one genitive chain: «министр науки и высшего образования»
+        elif tok.key in _LIST_WORDS:
             crossed_list = True  # "astronauts Zena Cardman and Mike Fincke"
         elif tok.key in cues.stops or (not tok.is_word and tok.text not in _QUOTES):
             return None
         elif tok.capitalized or tok.key in cues.connectors or tok.key in ("'s", "’s"):
             lowercase_run = 0
-        elif lang == "ru" and lowercase_run < 2 and not crossed_list:
+        elif lang == "ru" and lowercase_run < lowercase_limit and not crossed_list:
             lowercase_run += 1  # genitive dependents: «министр иностранных дел России»
         else:
             return None
@@ -338,6 +448,8 @@ def _cue_is_head(right: Sequence[_Tok], i: int, lang: str, cues: Cues) -> bool:
     nxt = right[i + 1]
     if not nxt.is_word:
         return True
+    if lang == "en" and nxt.key.endswith("ing") and len(nxt.key) > 5:
+        return True  # "a Colorado company building rovers"
     if nxt.key == "of" or nxt.key == "из":
         return right[i].bare in _OF_OK
     if lang == "ru" and nxt.capitalized:
@@ -356,10 +468,14 @@ def _type_org(surface: str, left: list[_Tok], right: list[_Tok], lang: str,
         return Typing("COMPANY", cue=words[-1].text)
     if words and words[0].text in cues.forms_before:
         return Typing("COMPANY", cue=words[0].text)
-    # A legal form just outside the span: "Axiom Space, Inc.", «ПАО «РКК Энергия»».
+    # A legal form just outside the span: "Axiom Space, Inc.", «ПАО «РКК Энергия»»; right
+    # after it ("built by Brandt Aerospace GmbH.") it belongs to the name.
     after = right[1:] if right and right[0].text == "," else right
     if after and after[0].text in cues.forms_after:
         return Typing("COMPANY", cue=after[0].text)
+    if after and after[0].text.endswith(".") and after[0].text[:-1] in cues.forms_after:
+        suffix = None if after is not right else after[0].text[:-1]
+        return Typing("COMPANY", cue=after[0].text, suffix=suffix)
     before = [t for t in left[-2:] if t.text not in _QUOTES]
     if before and before[-1].text in cues.forms_before:
         return Typing("COMPANY", cue=before[-1].text)

@@ -51,7 +51,23 @@ def test_alerts_test_for_a_seed_no_rule_follows_is_one_line(tmp_path: Path,
     write_config(tmp_path, hook("http://127.0.0.1:9/h", seeds="[iss]"))
     code, out, err = run(tmp_path, "alerts", "test", "mars")
     assert code == 2
-    assert err.strip() == "error: no alert rule covers seed 'mars' (rules: desk)"
+    assert err.strip().splitlines()[-1] == \
+        "error: no alert rule covers seed 'mars' (rules: desk)"
+
+
+def test_alerts_test_warns_when_no_seed_has_that_id_and_still_sends(tmp_path: Path,
+                                                                    run: Runner) -> None:
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(ROOT / "seeds" / "000_roscosmos_chief_visits_nasa.md", tmp_path / "seeds")
+    with Receiver() as ok:
+        write_config(tmp_path, hook(ok.url))
+        code, _out, err = run(tmp_path, "alerts", "test", "us-russia-iss-coop")
+        assert code == 0
+        assert "warning: no seed with id 'us-russia-iss-coop'" in err
+        assert "us-russia-iss-cooperation" in err  # the ids there are, to pick from
+        assert len(ok.received) == 1
+        code, _out, err = run(tmp_path, "alerts", "test", "us-russia-iss-cooperation")
+        assert code == 0 and "warning" not in err
 
 
 def test_alerts_test_says_when_the_secret_is_missing(tmp_path: Path, run: Runner,
@@ -160,4 +176,30 @@ def test_fetch_delivers_the_alert_its_pass_queued_before_it_exits(tmp_path: Path
         assert payload["articles"][0]["title"] == ON_TOPIC["title"]
         code, out, _ = run(tmp_path, "fetch")  # nothing new: nothing queued, nothing sent
         assert "alerts:" not in out
+        assert len(receiver.received) == 1
+
+
+def test_reprocess_delivers_the_alert_its_run_queued_before_it_exits(tmp_path: Path,
+                                                                     run: Runner) -> None:
+    """An article stored but not analysed yet (as a crashed fetch leaves it): `reprocess`
+    analyses, matches and queues it, and sends the alert before it exits, as fetch does."""
+    from pipeline.records import Article
+
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    with Receiver() as receiver:
+        write_config(tmp_path, "  - name: desk\n    seeds: ['*']\n    min_score: 0.0\n"
+                     f"    webhook: {receiver.url}\n")
+        with Store(tmp_path / "sw.db") as store:
+            store.save_articles([Article(
+                guid="on-1", url="https://news.example.org/on/1", title=ON_TOPIC["title"],
+                summary=ON_TOPIC["description"], published_at=datetime.now(UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"), published_estimated=False, language="en",
+                language_source="given", content_hash="on-1")], "2025-07-15T10:00:00Z")
+        code, out, err = run(tmp_path, "reprocess")
+        assert code == 0, err
+        assert "alerts: 1 sent" in out
+        (got,) = receiver.received
+        assert got.payload["articles"][0]["title"] == ON_TOPIC["title"]
+        code, out, _ = run(tmp_path, "reprocess")  # nothing stale: nothing sent
+        assert code == 0 and "alerts:" not in out
         assert len(receiver.received) == 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 
-from bench import fetch_concurrency, ingest, ner_speed, scale, semantic, soak, xml_bomb
+from bench import fetch_concurrency, ingest, memory, ner_speed, scale, semantic, soak, xml_bomb
+
+from .processes import alive
 
 pytestmark = pytest.mark.slow
 
@@ -13,6 +16,19 @@ def test_ner_speed_smoke(capsys) -> None:
     result = ner_speed.main(["--docs", "4"])
     assert result["full_wps"] > 0 and result["stage_wps"] > 0
     assert "ratio stage/full-pipeline" in capsys.readouterr().out
+
+
+def test_russian_ner_speed_smoke(capsys) -> None:
+    result = ner_speed.main(["--language", "ru", "--docs", "3", "--rounds", "2"])
+    assert result["full_wps"] > 0 and result["stage_wps"] > 0
+    assert "ratio stage/model-only" in capsys.readouterr().out
+
+
+def test_memory_smoke_leaves_no_child(capsys) -> None:
+    result = memory.main(["--docs", "2"])
+    assert result["both_mb"] > result["english_mb"] > 0
+    assert "Russian stack" in capsys.readouterr().out
+    assert not [c for c in psutil.Process().children(recursive=True) if alive(c)]
 
 
 def test_ingest_smoke(capsys) -> None:

@@ -18,11 +18,14 @@ from pipeline.evaluate import ner_dates, score_ner, split_of
 DEV = Path(__file__).parent / "data" / "ner_dev.yaml"
 
 FLOORS = {  # kind: (precision, recall)
-    "AGENCY": (0.95, 0.95),
+    # Target kinds: measured on dev (87 texts, round-1 held-out included) after the round-2
+    # fixes — AGENCY 0.99/1.00, OFFICIAL 1.00/1.00, CREW 1.00/0.98, COMPANY 1.00/1.00 —
+    # less a margin of about one mention.
+    "AGENCY": (0.97, 0.98),
     "GOVERNMENT": (0.9, 0.8),
-    "OFFICIAL": (0.95, 0.95),
-    "CREW": (0.95, 0.95),
-    "COMPANY": (0.95, 0.95),
+    "OFFICIAL": (0.98, 0.98),
+    "CREW": (0.98, 0.96),
+    "COMPANY": (0.98, 0.98),
     "PROGRAM": (0.95, 0.95),
     "SPACECRAFT": (0.95, 0.95),
     "COUNTRY": (0.95, 0.95),

@@ -3,6 +3,7 @@ commands (``fetch``, ``import``, ``rematch``) print after delivering what they q
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -14,9 +15,10 @@ from rich.text import Text
 from ..alerts import DeliveryCounts, deliver_due, send_tests
 from ..config import Config
 from ..records import plural
+from ..seeds import load_seeds
 from ..store import Store
 from ..store.alerts import AlertSummary, outbox_rows
-from .context import Context, out, pass_ctx
+from .context import Context, Limit, err, out, pass_ctx
 from .render import cell, new_table, short_time
 
 #: How long ``fetch`` / ``import`` / ``rematch`` go on starting sends before they exit;
@@ -73,6 +75,11 @@ def test_(ctx: Context, seed: str) -> None:
     """Send a sample alert ("test": true) to the channel of every rule that follows SEED,
     and print how each went. Exit code 1 when any send failed. Nothing is stored."""
     config = ctx.config
+    known = [s.id for s in load_seeds(config.seeds_folder).seeds]
+    if seed not in known:
+        err.print(Text.assemble(("warning:", "yellow"), f" no seed with id {seed!r} in "
+                                f"{config.seeds_folder} (seeds: {', '.join(known) or 'none'});"
+                                " sending the sample anyway"))
     failed = 0
     for rule, outcome in send_tests(config, seed):
         line = Text(f"{rule.name} ({rule.channel} {rule.target}): ")
@@ -85,12 +92,10 @@ def test_(ctx: Context, seed: str) -> None:
             line.append(f": {outcome.status}" + (f": {outcome.detail}" if outcome.detail
                                                  else ""))
         out.print(line)
-        if rule.secret_env and rule.channel == "webhook":
-            import os
-
-            if not os.environ.get(rule.secret_env):
-                out.print(Text(f"  note: {rule.secret_env} is not set, so the body was not "
-                               "signed", style="yellow"))
+        if rule.secret_env and rule.channel == "webhook" and \
+                not os.environ.get(rule.secret_env):
+            out.print(Text(f"  note: {rule.secret_env} is not set, so the body was not "
+                           "signed", style="yellow"))
     if failed:
         sys.exit(1)
 
@@ -98,7 +103,7 @@ def test_(ctx: Context, seed: str) -> None:
 @alerts.command(name="list")
 @click.option("--state", type=click.Choice(["pending", "delivered", "failed"]),
               help="Only alerts in this state.")
-@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
+@click.option("--limit", default=30, show_default=True, type=Limit(),
               help="How many alerts (the newest first).")
 @pass_ctx
 def list_(ctx: Context, state: str | None, limit: int) -> None:

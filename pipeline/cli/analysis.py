@@ -210,7 +210,8 @@ def reprocess(ctx: Context, everything: bool) -> None:
     """Re-run entity extraction and matching on articles whose NLP version is stale.
 
     An article is stale when the model, the gazetteer in models/ or the linking code changed
-    since it was processed — after a gazetteer edit, say.
+    since it was processed — after a gazetteer edit, say. Alerts the run queued are sent
+    before it exits (as after fetch); what cannot go within 20 s waits for the next run.
     """
     from ..entities import get_analyzer
     from ..ingest import analyse_pending
@@ -225,5 +226,8 @@ def reprocess(ctx: Context, everything: bool) -> None:
         stale = len(store.articles_needing_nlp(get_analyzer(settings).version, 1_000_000))
         with feed_progress(stale, "reprocessing") as progress:
             stages = analyse_pending(store, config, progress=progress)
+        alerts_line = deliver_before_exit(store, config)  # what this run queued, at once
     out.print("; ".join([plural(stale, "stale article"), *stage_parts(stages)]))
+    if alerts_line is not None:
+        out.print(alerts_line)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..config import Config, Settings, load_config
-from ..errors import SpaceWatchError
+from ..errors import SpaceWatchError, StoreError
 from ..gazetteer import load_gazetteer
 from ..seeds import load_seeds
 from ..store import Store
@@ -26,6 +27,22 @@ out = Console(highlight=False, soft_wrap=True, markup=False)
 
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+#: SQLite's largest INTEGER: a number beyond it names no row and cannot be bound to a query.
+SQLITE_MAX_INT = 2**63 - 1
+#: A stored row's id (a story, an article): a number SQLite cannot hold is a usage error.
+ROW_ID = click.IntRange(min=0, max=SQLITE_MAX_INT)
+
+
+class Limit(click.IntRange):
+    """``--limit N``: at least 1; more rows than SQLite can count means all of them."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        return min(int(super().convert(value, param, ctx)), SQLITE_MAX_INT)
 
 
 def utf8_output() -> None:
@@ -75,6 +92,14 @@ class Context:
         if store.created_folder is not None:
             err.print(f"created folder {store.created_folder} for the database")
         return store
+
+    def existing_store(self) -> Store:
+        """Open a database that must already exist (``explain``, ``story merge``): a command
+        that only makes sense on stored articles never creates an empty file."""
+        if not self.db_path.is_file():
+            raise StoreError(f"{self.db_path}: no such database (run 'spacewatch fetch' or "
+                             "'demo' first)")
+        return self.store()
 
     def reader(self) -> Store:
         """Open the database read-only (``status``, ``digest``): no migration, no file

@@ -8,7 +8,7 @@ from rich.text import Text
 from ..config import check_nlp_model
 from ..errors import SpaceWatchError
 from ..records import Mention, Quote, plural
-from .context import Context, out, pass_ctx, warn_seeds
+from .context import ROW_ID, Context, out, pass_ctx, warn_seeds
 from .render import events_text, feed_progress, stories_text
 
 
@@ -78,7 +78,7 @@ def rematch(ctx: Context) -> None:
 
 
 @click.command()
-@click.argument("article_id", type=int)
+@click.argument("article_id", type=ROW_ID)
 @click.option("--seed", "seed_id", metavar="ID", help="Only this seed.")
 @pass_ctx
 def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
@@ -90,7 +90,7 @@ def explain(ctx: Context, article_id: int, seed_id: str | None) -> None:
 
     config = ctx.pipeline_config()
     warn_seeds(config, matching=False)
-    with ctx.store() as store:
+    with ctx.existing_store() as store:
         rows = store.articles_by_id([article_id])
         if not rows:
             raise SpaceWatchError(f"no article with id {article_id}")

@@ -7,12 +7,12 @@ from rich.text import Text
 
 from ..config import check_nlp_model
 from ..errors import InputError
-from .context import Context, err, out, pass_ctx
+from .context import ROW_ID, Context, err, out, pass_ctx
 
 
 @click.command(short_help="Write a new seed from a page (URL), a file or a story.")
 @click.argument("source", required=False, metavar="[URL|FILE]")
-@click.option("--story", "story_id", type=int, metavar="ID",
+@click.option("--story", "story_id", type=ROW_ID, metavar="ID",
               help="Seed from this story (spacewatch story list) instead of a URL or file.")
 @click.option("--id", "seed_id", metavar="ID",
               help="The seed's id (default: from the title; a clash gets a -2 suffix).")

@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +17,8 @@ from click.core import ParameterSource
 from rich.table import Table
 from rich.text import Text
 
-from ..config import check_nlp_model
+from ..alerts import deliver_due
+from ..config import AlertRule, Config, Settings, check_nlp_model, check_url
 from ..demo import DemoServer, demo_config
 from ..digest import build_digest, deliver_digest, last_digest_until, parse_since, write_digest
 from ..errors import SpaceWatchError
@@ -24,6 +26,7 @@ from ..ingest import run_pass
 from ..records import NOT_MODIFIED, iso, now_utc, plural
 from ..resources import bundled_seeds_dir
 from ..store import Store
+from ..store.alerts import outbox_rows
 from ..store.reports import check_not_future
 from ..store.stories import StoryRow
 from .context import Context, check_date, err, out, pass_ctx
@@ -36,14 +39,26 @@ from .render import cell, feed_progress, print_pass
               type=click.Path(file_okay=False), help="Folder for the demo database.")
 @click.option("--full-text/--no-full-text", default=True, show_default=True,
               help="Fetch and extract the sample article pages.")
+@click.option("--webhook", metavar="URL", default=None,
+              help="Also alert: one alert rule (name 'demo', every seed) posting each story "
+                   "that qualifies to this webhook, delivered before the demo exits.")
+@click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None,
+              help="The --webhook rule's minimum score [default: settings.match_threshold].")
 @pass_ctx
-def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
+def demo(ctx: Context, out_dir: str, full_text: bool, webhook: str | None,
+         min_score: float | None) -> None:
     """Run the whole pipeline offline on the bundled sample feeds.
 
     Serves the sample feeds and article pages from a local HTTP server on 127.0.0.1,
-    fetches them into a fresh demo database and shows what was stored.
+    fetches them into a fresh demo database and shows what was stored. With --webhook, each
+    demo story with a match of at least --min-score is posted there as an alert (the
+    payload of feeds.yaml's `alerts:`), once, and the demo says how many were sent.
     """
 
+    if min_score is not None and webhook is None:
+        raise SpaceWatchError("--min-score is the --webhook rule's minimum: give --webhook "
+                              "URL too")
+    rules = (demo_alert_rule(webhook, min_score, ctx.settings()),) if webhook else ()
     check_nlp_model(ctx.settings())
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -56,7 +71,8 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
 
         settings = dataclasses.replace(settings, seeds_dir=str(bundled_seeds_dir()))
     with DemoServer() as server:
-        config = demo_config(server, settings, full_text=full_text)
+        config = dataclasses.replace(demo_config(server, settings, full_text=full_text),
+                                     alerts=rules)
         out.print(f"demo: serving {len(config.feeds)} sample feeds from {server.url}")
         with Store(db_path) as store:
             with feed_progress(len(config.feeds)) as progress:
@@ -67,6 +83,7 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
             out.print(f"second pass: {again.new} new, {again.updated} updated, "
                       f"{sum(1 for f in again.feeds if f.outcome == NOT_MODIFIED)} "
                       "feeds answered 304 Not Modified")
+            delivery = _deliver_demo_alerts(store, config) if rules else None
             top = store.top_entities(limit=12)
             events = store.top_events(5)
             story_rows = [row for row, _best in store.list_stories(limit=10_000)]
@@ -97,6 +114,37 @@ def demo(ctx: Context, out_dir: str, full_text: bool) -> None:
         digest_path = write_digest(store, folder / "digests", now_utc().date(), "UTC")
     out.print(f"demo digest: {digest_path} (and {digest_path.with_suffix('.md')})")
     out.print(f"demo database: {db_path}")
+    if delivery is not None:
+        line, complete = delivery
+        out.print(line)
+        if not complete:
+            sys.exit(1)
+
+
+def demo_alert_rule(url: str, min_score: float | None, settings: Settings) -> AlertRule:
+    """The rule ``demo --webhook URL`` adds: name ``demo``, every seed, ``min_score`` (or
+    settings.match_threshold). A URL that is not http(s) is a :class:`ConfigError`."""
+    return AlertRule(name="demo", seeds=("*",), channel="webhook",
+                     min_score=settings.match_threshold if min_score is None else min_score,
+                     webhook=check_url(url, "--webhook"))
+
+
+def _deliver_demo_alerts(store: Store, config: Config) -> tuple[Text, bool]:
+    """Send what the demo's passes queued (bounded as ``fetch`` is); the line to print
+    (``alerts: 5 sent to URL``) and whether every alert was delivered."""
+    from .alerts import CLI_DELIVERY_SECONDS
+
+    (rule,) = config.alerts
+    counts = deliver_due(store, config, deadline=time.monotonic() + CLI_DELIVERY_SECONDS)
+    line = Text(f"alerts: {counts.sent} sent to {rule.target}")
+    left = counts.waiting
+    if left:
+        errors = [r.last_error for r in outbox_rows(store, state="pending", limit=1)
+                  if r.last_error]
+        line.append(f"; {left} not delivered" + (f" ({errors[0]})" if errors else "")
+                    + f", still pending in the demo database (spacewatch --db "
+                      f"{store.path} alerts list)")
+    return line, not left
 
 
 def _print_demo_stories(rows: list[StoryRow], limit: int = 8) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ..errors import InputError, StoreError
+from ..errors import InputError
 from ..records import Quote, plural
 from ..store import Store
 from ..store.stories import StoryArticle, StoryRow
 from ..stories import StoryExplanation, merge_stories, split_story
-from .context import Context, day_start, out, pass_ctx
+from .context import ROW_ID, Context, Limit, day_start, out, pass_ctx
 from .render import add_columns, cell, new_table
 
 WIDTH = 78
@@ -38,14 +38,6 @@ def story() -> None:
     `story list` lists them; `story merge` and `story split` correct the grouping (a later
     pass never undoes them).
     """
-
-
-def _writer(ctx: Context) -> Store:
-    """The database for a merge or split: it must exist (a new, empty one has no story)."""
-    if not ctx.db_path.is_file():
-        raise StoreError(f"{ctx.db_path}: no such database (run 'spacewatch fetch' or "
-                         "'demo' first)")
-    return ctx.store()
 
 
 def _wrap(text: str, indent: str = "    ") -> str:
@@ -88,7 +80,7 @@ def _why(item: StoryArticle, names: dict[str, str]) -> str:
 
 
 @story.command(name="show")
-@click.argument("story_id", type=int)
+@click.argument("story_id", type=ROW_ID)
 @pass_ctx
 def show(ctx: Context, story_id: int) -> None:
     """Show a story: its timeline, key actors, who said what, scores, linked stories."""
@@ -158,7 +150,7 @@ def _print_story(row: StoryRow, detail: dict[str, Any]) -> None:
 @click.option("--since", metavar="YYYY-MM-DD",
               help="Only stories updated since this day (in digest_timezone).")
 @click.option("--seed", "seed_id", metavar="ID", help="Only stories matching this seed.")
-@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1),
+@click.option("--limit", default=30, show_default=True, type=Limit(),
               help="How many stories to list.")
 @pass_ctx
 def list_(ctx: Context, since: str | None, seed_id: str | None, limit: int) -> None:
@@ -183,12 +175,12 @@ def list_(ctx: Context, since: str | None, seed_id: str | None, limit: int) -> N
 
 
 @story.command()
-@click.argument("into", type=int, metavar="A")
-@click.argument("other", type=int, metavar="B")
+@click.argument("into", type=ROW_ID, metavar="A")
+@click.argument("other", type=ROW_ID, metavar="B")
 @pass_ctx
 def merge(ctx: Context, into: int, other: int) -> None:
     """Merge story B into story A: B's articles move to A, B is marked merged into A."""
-    with _writer(ctx) as store:
+    with ctx.existing_store() as store:
         moved = len(store.story_article_ids(other))
         merge_stories(store, into, other)
         row = store.story(into)
@@ -198,12 +190,12 @@ def merge(ctx: Context, into: int, other: int) -> None:
 
 
 @story.command()
-@click.argument("story_id", type=int, metavar="ID")
-@click.argument("article_ids", type=int, nargs=-1, required=True, metavar="ARTICLE_ID...")
+@click.argument("story_id", type=ROW_ID, metavar="ID")
+@click.argument("article_ids", type=ROW_ID, nargs=-1, required=True, metavar="ARTICLE_ID...")
 @pass_ctx
 def split(ctx: Context, story_id: int, article_ids: tuple[int, ...]) -> None:
     """Split the given articles off story ID into a new story."""
-    with _writer(ctx) as store:
+    with ctx.existing_store() as store:
         new_id = split_story(store, story_id, article_ids)
         row = store.story(new_id)
     assert row is not None

@@ -671,7 +671,8 @@ def _m0016(db: sqlite_utils.Database) -> None:
     # that made an event a match (first versions, or versions after a withdrawal), read from
     # one covering index instead of the table. It starts with matched_at, so it replaces
     # matches_matched_at. The per-feed count of articles reads each article's feeds from a
-    # covering index too (it replaces article_sources_article, its prefix).
+    # covering index too (it replaces article_sources_article, its prefix), and a day's
+    # fetches are found by time.
     # One statement at a time (inside the transaction).
     for statement in (
             "CREATE INDEX IF NOT EXISTS matches_found ON matches(matched_at, status, "
@@ -679,5 +680,8 @@ def _m0016(db: sqlite_utils.Database) -> None:
             "DROP INDEX IF EXISTS matches_matched_at",
             "CREATE INDEX IF NOT EXISTS article_sources_article_feed ON "
             "article_sources(article_id, feed_id)",
-            "DROP INDEX IF EXISTS article_sources_article"):
+            "DROP INDEX IF EXISTS article_sources_article",
+            # A day's fetches (the digest's feed health of a past day), without reading a
+            # year of them.
+            "CREATE INDEX IF NOT EXISTS fetches_started ON fetches(started_at)"):
         db.execute(statement)

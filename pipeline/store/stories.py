@@ -83,6 +83,18 @@ class StoryTables(StoreBase):
             "(SELECT 1 FROM story_articles sa WHERE sa.article_id = a.id) "
             "ORDER BY a.published_at, a.id")
 
+    def unplaced_after(self, article_id: int) -> bool:
+        """Whether an analysed article with an id above ``article_id`` is in no story: a
+        range read of the primary key from there, stopped at the first one found."""
+        return self.scalar(
+            "SELECT 1 FROM articles a WHERE a.id > ? AND a.nlp_version IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM story_articles sa WHERE sa.article_id = a.id) "
+            "LIMIT 1", (article_id,)) is not None
+
+    def last_article_id(self) -> int:
+        """The highest article id stored (0: none)."""
+        return int(self.scalar("SELECT coalesce(max(id), 0) FROM articles") or 0)
+
     def recent_story_count(self, since: str) -> int:
         """Stories (not merged away) whose last article is at or after ``since``."""
         return self.scalar("SELECT count(*) FROM stories WHERE last_updated >= ? "
