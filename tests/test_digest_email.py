@@ -152,7 +152,8 @@ def test_deliver_digest_succeeds_when_the_server_comes_back(known: Store) -> Non
         assert waits.delays == [5.0]
         assert delivery.ok and delivery.attempt == 2
         assert len(servers[0].messages) == 1
-        assert received(servers[0])["Subject"] == "SpaceWatch digest 2025-07-16: 4 stories, 4 matches"
+        assert received(servers[0])["Subject"] == \
+            "SpaceWatch digest 2025-07-16: 4 stories, 4 matches"
     finally:
         for server in servers:
             server.close()

@@ -153,7 +153,7 @@ def digest_stories(store: Store, found: list[FoundMatch], start: str,
             "LEFT JOIN feeds f ON f.id = a.feed_id "
             "WHERE sa.story_id IN (SELECT value FROM json_each(?))", [_ids(stories)]):
         members.setdefault(f"story:{r['story_id']}", []).append(_article(r, r["joined_at"]))
-    first_found = {}
+    first_found: dict[int, str] = {}
     for f in found:
         if f.article_id not in first_found or f.found_at < first_found[f.article_id]:
             first_found[f.article_id] = f.found_at
