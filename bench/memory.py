@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--docs", type=int, default=50,
                         help="articles of each language analysed at the end (default 50)")
     args = parser.parse_args(argv)
+    if args.docs < 1:
+        parser.error("--docs must be at least 1")
     result: dict[str, float] = {}
     for label, russian in (("English only (spaCy)", False),
                            ("English + Russian + language id", True)):

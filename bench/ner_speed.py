@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                         help="interleaved rounds of model, then stage (default 10)")
     parser.add_argument("--language", choices=("en", "ru"), default="en")
     args = parser.parse_args(argv)
+    if (args.docs is not None and args.docs < 1) or args.rounds < 1:
+        parser.error("--docs and --rounds must be at least 1")
     english = args.language == "en"
     n = args.docs if args.docs is not None else (300 if english else 120)
     docs = corpus(n) if english else corpus_ru(n)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy
-from spacy.attrs import IS_TITLE
 from spacy.tokens import Doc, Span
 
 from . import workers
@@ -230,7 +229,7 @@ class Analyzer:
         first_seen: dict[str, int] = {}
         for m in mentions:
             first_seen.setdefault(m.entity_id, m.start)
-        for i in numpy.flatnonzero(doc.to_array(IS_TITLE)):  # the Title-case tokens
+        for i in numpy.flatnonzero(doc.to_array("IS_TITLE")):  # the Title-case tokens
             token = doc[int(i)]
             if token.i in covered:
                 continue

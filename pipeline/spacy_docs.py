@@ -9,7 +9,6 @@ import re
 
 import numpy
 import spacy
-from spacy.attrs import IDX, IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex
@@ -37,7 +36,7 @@ def paragraph_breaks(doc: Doc) -> Doc:
 
     A line break is a space token's (a token's trailing ``whitespace_`` is one space or
     nothing), so only the space tokens are visited."""
-    for i in numpy.flatnonzero(doc.to_array(IS_SPACE)).tolist():
+    for i in numpy.flatnonzero(doc.to_array("IS_SPACE")).tolist():
         if i + 1 < len(doc) and "\n" in doc[i].text and not doc[i + 1].is_space:
             doc[i + 1].is_sent_start = True
     return doc
@@ -111,7 +110,7 @@ def heading_tokens(doc: Doc, text: str | None = None) -> set[int]:
     breaks = [m.start() for m in _NEWLINE.finditer(text)]
     if not breaks:
         return set()  # one line: no body to tell a heading from
-    starts = doc.to_array(IDX)
+    starts = doc.to_array("IDX")
     ends = sorted({int(i) for i in numpy.searchsorted(starts, breaks, side="right") - 1})
     lines = [(first, end + 1) for first, end in zip([0, *(e + 1 for e in ends)], ends,
                                                     strict=False)]

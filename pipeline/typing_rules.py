@@ -224,9 +224,9 @@ def type_entity(sentence: str, start: int, end: int, label: str, lang: str = "en
         if org.kind != "ORGANIZATION":
             return org
         if _name_shaped(surface, cues):  # "ESA astronaut Tomasz Wrobel" labelled ORG
-            person = _person_left(sentence, left, lang, cues)
-            if person is not None and person.kind == "CREW":
-                return person
+            crew = _person_left(sentence, left, lang, cues)
+            if crew is not None and crew.kind == "CREW":
+                return crew
         head = _company_head(surface, cues)
         return Typing("COMPANY", cue=head) if head else org
     return Typing(kind)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import psutil
 import pytest
 
 from bench import fetch_concurrency, ingest, memory, ner_speed, scale, semantic, soak, xml_bomb
 
-from .processes import alive
+from .processes import alive, kill_marked, left_after, marked, marked_env
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +35,26 @@ def test_memory_smoke_leaves_no_child(capsys) -> None:
     result = memory.main(["--docs", "2"])
     assert result["both_mb"] > result["english_mb"] > 0
     assert "Russian stack" in capsys.readouterr().out
-    assert not [c for c in psutil.Process().children(recursive=True) if alive(c)]
+    # multiprocessing's resource tracker stays until this process ends; the child is gone
+    left = [c for c in psutil.Process().children(recursive=True) if alive(c)
+            and "multiprocessing.resource_tracker" not in " ".join(c.cmdline())]
+    assert not left
+
+
+def test_memory_child_dies_with_a_killed_benchmark() -> None:
+    marker, env = marked_env()
+    bench = subprocess.Popen([sys.executable, str(ROOT / "bench" / "memory.py"), "--docs", "2"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("spawn_main" in " ".join(p.cmdline()) for p in marked(marker)):
+            assert time.monotonic() < deadline, "the benchmark started no child"
+            time.sleep(0.2)
+        bench.kill()
+        bench.wait()
+        assert not left_after(marker)
+    finally:
+        kill_marked(marker)
 
 
 def test_ingest_smoke(capsys) -> None:

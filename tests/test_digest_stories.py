@@ -223,6 +223,15 @@ def test_since_lists_everything_found_since_a_moment(late: Store) -> None:
         as_json(late, DAY, now=later, since=datetime(2025, 7, 19, tzinfo=UTC))
 
 
+def test_since_includes_a_match_found_in_the_very_second_the_digest_is_made(
+        late: Store) -> None:
+    # Times are stored to the second: a digest made at 10:00:00.4 must still list the match
+    # found at 10:00:00 (a `--since last` run right after an import).
+    now = datetime(2025, 7, 16, 10, 0, 0, 400_000, tzinfo=UTC)
+    since = as_json(late, DAY, now=now, since=datetime(2025, 7, 16, 9, 59, tzinfo=UTC))
+    assert [s["headline"] for s in since["stories"]] == ["Last week's meeting, imported today"]
+
+
 def test_a_rescore_is_not_found_again_but_a_match_after_a_withdrawal_is(store: Store) -> None:
     add_seeds(store, ("s1", "Seed"))
     aid = add_article(store, "a", "An article", "2025-07-10T10:00:00Z")

@@ -152,28 +152,29 @@ def test_explain_of_an_article_without_quotes_says_so(tmp_path: Path) -> None:
 
 
 def test_digest_shows_who_said_what_under_the_matching_article(imported: Path) -> None:
-    md = CliRunner().invoke(cli, [*_args(imported), "digest", "--date", DAY])
+    # The digest lists what was found (today, by this import): --since the publication day.
+    md = CliRunner().invoke(cli, [*_args(imported), "digest", "--since", DAY])
     assert md.exit_code == 0, md.output
     first = md.stdout.index("Bakanov and Duffy agree")
     block = md.stdout[first:md.stdout.index("\n\n", first)]
     assert "- Who said what:" in block
     assert "Sean Duffy: “Through hard times, we don't throw those relationships away”" in block
-    assert "Dmitry Bakanov: “Roscosmos was ready" in block
+    assert "Dmitry Bakanov: “Мы продолжим перекрёстные полёты до 2028 года”" in block
     # Markdown in a quote is escaped like every other field
     assert r"\<b\>Keep\</b\>" in md.stdout
     assert r"\*deorbit\*" in md.stdout and "[plan](javascript" not in md.stdout
 
-    html = CliRunner().invoke(cli, [*_args(imported), "digest", "--date", DAY,
+    html = CliRunner().invoke(cli, [*_args(imported), "digest", "--since", DAY,
                                     "--format", "html"])
     assert html.exit_code == 0, html.output
     assert 'class="quote"' in html.stdout and "Who said what" in html.stdout
     assert "&lt;b&gt;Keep&lt;/b&gt;" in html.stdout and "<b>Keep</b>" not in html.stdout
 
-    text = CliRunner().invoke(cli, [*_args(imported), "digest", "--date", DAY,
+    text = CliRunner().invoke(cli, [*_args(imported), "digest", "--since", DAY,
                                     "--format", "text"])
     assert "Sean Duffy: “Through hard times" in text.stdout
 
-    data = json.loads(CliRunner().invoke(cli, [*_args(imported), "digest", "--date", DAY,
+    data = json.loads(CliRunner().invoke(cli, [*_args(imported), "digest", "--since", DAY,
                                                "--format", "json"]).stdout)
     match = next(m for s in data["seeds"] for m in s["matches"] if m["title"].startswith("Баканов"))
     assert match["quotes"] == [

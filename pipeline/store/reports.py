@@ -226,12 +226,16 @@ def _local(stored: str, tz: ZoneInfo) -> datetime:
 def digest_data(store: Store, day: date, tz: ZoneInfo, now: datetime,
                 since: datetime | None = None) -> DigestData:
     """Read one local day's digest from the database (read-only); with ``since``, the
-    stories and matches are those found from ``since`` until ``now`` (``day`` is then
+    stories and matches are those found from ``since`` through ``now`` (``day`` is then
     today: its actors, chart and feed health)."""
     start, end = day_bounds(day, tz)
     articles = store.scalar("SELECT count(*) FROM articles WHERE published_at >= ? "
                             "AND published_at < ?", [start, end]) or 0
-    found_start, found_end = (iso(since), iso(now)) if since else (start, end)
+    # --since: up to and including the current second (times are stored to the second, so
+    # a match found in the second the digest is made is not left out; the next `--since
+    # last` starts at that second again: a repeat is possible, a loss is not).
+    found_start, found_end = (iso(since), iso(now + timedelta(seconds=1))) if since \
+        else (start, end)
     found = found_matches(store, found_start, found_end)
     stories = digest_stories(store, found, found_start, found_end)
     fetches = store.scalar("SELECT count(*) FROM fetches WHERE started_at >= ? "
