@@ -262,6 +262,8 @@ class Analyzer:
         """
         ents = []
         for ent in doc.ents:
+            if ent.label_ not in MODEL_LABELS:
+                ent = self._person_after_crew_word(ent)
             if ent.label_ in MODEL_LABELS:
                 line = within_line(ent)
                 if line is not None and taken.isdisjoint(range(line.start, line.end)):
@@ -283,6 +285,19 @@ class Analyzer:
                 size, neg_start = max(parts)
                 kept.append(Span(doc, -neg_start, -neg_start + size, label=ent.label))
         return kept
+
+    def _person_after_crew_word(self, ent: Span) -> Span:
+        """A name the model gave a non-name label (FAC, PRODUCT, WORK_OF_ART…) read as a
+        person when a crew word stands right before it ("astronaut Maya Thibodeau" tagged
+        FAC): two or three capitalised words, none of them a title; otherwise ``ent``."""
+        doc = ent.doc
+        words = [t.text for t in ent]
+        if ent.start == 0 or fold(doc[ent.start - 1].text) not in self.cues.crew_en or \
+                not 2 <= len(words) <= 3 or \
+                not all(w[:1].isupper() and w.isalpha() for w in words) or \
+                any(fold(w) in self.cues.titles for w in words):
+            return ent
+        return Span(doc, ent.start, ent.end, label="PERSON")
 
     def _given_names_of(self, entry_id: str) -> frozenset[str]:
         """Folded given names (and middle names) from a person's multi-word aliases."""

@@ -14,6 +14,7 @@ from pipeline.demo import DemoServer, render
 from pipeline.store import Store
 
 from .conftest import Runner
+from .processes import alive
 from .webhook import Received, Receiver
 
 #: The demo's alert rule's minimum (``demo --webhook URL --min-score``).
@@ -27,18 +28,24 @@ class DemoRun:
     output: str
     url: str
     received: list[Received]
+    left: list[psutil.Process]  # processes the demo started that were still running after it
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One demo for the module, alerting a local webhook receiver (the demo is slow)."""
     tmp = tmp_path_factory.mktemp("demo")
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
     with Receiver() as receiver:
         result = CliRunner().invoke(cli, ["--config", str(tmp / "none.yaml"), "demo",
                                           "--out", str(tmp / "demo"), "--webhook",
                                           receiver.url, "--min-score", str(MIN_SCORE)])
         received = list(receiver.received)
-    return DemoRun(tmp / "demo", result.exit_code, result.output, receiver.url, received)
+    # What the demo started and left (an earlier test's helper process is not the demo's).
+    left = [c for c in psutil.Process().children(recursive=True)
+            if c.pid not in before and alive(c)]
+    return DemoRun(tmp / "demo", result.exit_code, result.output, receiver.url, received,
+                   left)
 
 
 def test_demo_runs_end_to_end(demo_run: DemoRun) -> None:
@@ -82,7 +89,7 @@ def test_demo_with_a_webhook_posts_one_alert_per_story_that_reaches_the_minimum(
         assert payload["articles"] and set(payload["articles"][0]) == {
             "url", "title", "feed", "language", "published"}
     assert f"alerts: {len(wanted)} sent to {demo_run.url}" in demo_run.output
-    assert psutil.Process().children(recursive=True) == []
+    assert demo_run.left == []
 
 
 def test_demo_with_an_unreachable_webhook_says_so_in_one_line_and_exits_1(

@@ -206,3 +206,13 @@ def test_a_title_in_the_span_or_a_company_word_in_the_name_types_the_new_entity(
     mentions = {m.entity_id: m for m in analyzer.analyze_one(text, lang)}
     assert entity_id in mentions, mentions
     assert (mentions[entity_id].kind, mentions[entity_id].name) == (kind, name)
+
+
+def test_a_crew_member_the_model_calls_a_facility_is_still_crew(analyzer) -> None:
+    # The small model tags "Maya Thibodeau" here as FAC; the crew word before her decides.
+    mentions = found(analyzer, "Canadian Space Agency astronaut Maya Thibodeau will fly on "
+                               "Crew-12, the agency said.")
+    assert mentions["person:maya-thibodeau"][:2] == ("CREW", "model")
+    # A facility after an ordinary word is not made a person.
+    assert not any(key.startswith("person:") for key in found(
+        analyzer, "The crew trained at the Neutral Buoyancy Laboratory in Houston."))
