@@ -355,6 +355,9 @@ def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: feed #{index}: expected a mapping with name and url")
     name = raw.get("name")
+    if isinstance(name, bool | int | float):
+        raise ConfigError(f"{source}: feed #{index}: name {_unquoted(name)}: put the name "
+                          "in quotes")
     if not isinstance(name, str) or not _NAME.match(name):
         label = f"feed #{index}"
         raise ConfigError(f"{source}: {label}: name {name!r} is missing or invalid "
@@ -379,12 +382,24 @@ def _parse_feed(raw: Any, index: int, settings: Settings, source: str) -> Feed:
     if full_text is not None and not isinstance(full_text, bool):
         raise ConfigError(f"{where}: full_text must be true or false")
     language = raw.get("language")
+    if isinstance(language, bool):  # Norwegian: `language: no`
+        raise ConfigError(f"{where}: language {_unquoted(language)}: put the code in quotes "
+                          "(language: \"no\")")
     if language is not None and (not isinstance(language, str) or not language.strip()):
         raise ConfigError(f"{where}: language must be a language code such as en or ru")
     site = check_url(raw["site"], f"{where}: site") if raw.get("site") is not None else None
     return Feed(name=name, url=url, interval=interval, tags=tuple(tags), enabled=enabled,
                 language=language.strip().lower() if language else None, full_text=full_text,
                 site=site)
+
+
+def _unquoted(value: bool | int | float) -> str:
+    """Why an unquoted YAML scalar is not text: ``off``/``no`` read as false, ``2025`` as a
+    number."""
+    if isinstance(value, bool):
+        return (f"reads as {str(value).lower()} (YAML reads unquoted yes/no/on/off/true/false "
+                "as true or false)")
+    return f"reads as the number {value}"
 
 
 def _parse_settings(raw: Any, source: str) -> Settings:

@@ -172,3 +172,26 @@ def test_check_nlp_model_does_not_load_spacy() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+@pytest.mark.parametrize(("feed", "expected"), [
+    ("{name: off, url: 'https://example.org/feed'}",
+     "feed #1: name reads as false (YAML reads unquoted yes/no/on/off/true/false as true or "
+     "false): put the name in quotes"),
+    ("{name: 2025, url: 'https://example.org/feed'}",
+     "feed #1: name reads as the number 2025: put the name in quotes"),
+    ("{name: nrk, url: 'https://example.org/feed', language: no}",
+     "feed 'nrk': language reads as false (YAML reads unquoted yes/no/on/off/true/false as "
+     "true or false): put the code in quotes (language: \"no\")"),
+])
+def test_an_unquoted_name_or_language_yaml_reads_as_a_boolean_says_to_quote_it(
+        feed: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(f"feeds:\n  - {feed}\n")
+    assert str(exc.value) == f"feeds.yaml: {expected}"
+
+
+def test_quoted_the_same_name_and_language_are_text() -> None:
+    config = parse_config("feeds:\n  - {name: 'off', url: 'https://example.org/feed', "
+                          "language: 'no'}\n")
+    assert (config.feeds[0].name, config.feeds[0].language) == ("off", "no")

@@ -192,7 +192,7 @@ def run(ctx: Context, digest_dir: str | None, digest_now: bool) -> None:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate"):
+    for noisy in ("apscheduler", "httpx", "httpcore", "trafilatura", "htmldate", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The daemon logs a job's error itself: one line for a SpaceWatch error, a traceback for
     # a bug (APScheduler would print a traceback for both).
