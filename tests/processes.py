@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 
 import psutil
 
@@ -58,6 +59,18 @@ def kill_marked(marker: str) -> None:
             process.kill()
         except psutil.NoSuchProcess:
             continue
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 120.0,
+             step: float = 0.2) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False): tests
+    wait for what a process does, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
 
 
 def wait_for_children(pid: int, count: int, timeout: float = 300.0) -> list[psutil.Process]:

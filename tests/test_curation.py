@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -24,6 +23,7 @@ from pipeline.daemon import Daemon, DaemonOptions
 from pipeline.gazetteer import load_gazetteer
 
 from .httpserver import LocalServer, Reply, rss
+from .processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_roscosmos_chief_visits_nasa.md"
@@ -179,14 +179,6 @@ def test_a_bad_overlay_edit_is_one_clear_line_and_the_old_overlay_is_kept(
     assert "fix the overlay first" in refused.stderr
     assert overlay.read_bytes() == broken
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def item(n: int, text: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pipeline.daemon import Daemon, DaemonOptions, DbLock
 from pipeline.store import Store
 
 from .httpserver import LocalServer, Reply, items, rss
+from .processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,14 +39,6 @@ def start(tmp_path: Path, *args: str) -> subprocess.Popen:
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
 
-
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def count(db: Path, sql: str) -> int:

@@ -27,6 +27,7 @@ from pipeline.records import CANCELLED
 from pipeline.store import Store
 
 from .httpserver import LocalServer, Reply, items, rss
+from .processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ON_TOPIC = {"title": "Bakanov and Duffy agree to extend cross-flights",
@@ -54,14 +55,6 @@ def write_feeds(path: Path, feeds: dict[str, str], *, intervals: dict[str, str] 
               for name, url in feeds.items()]
     path.write_text("\n".join(lines) + "\n")
 
-
-def wait_for(predicate, timeout: float = 60.0, step: float = 0.2) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def scalar(db: Path, sql: str, params: tuple = ()) -> object:

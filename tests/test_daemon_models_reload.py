@@ -8,8 +8,6 @@ import logging
 import shutil
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from pipeline.daemon import Daemon, DaemonOptions
 from pipeline.resources import default_models_dir
 
 from .httpserver import LocalServer, Reply, rss
+from .processes import wait_for
 
 FIRST = ("The head of Roscosmos said on Tuesday that the crew is ready. The spacefarer Selin "
          "Aydin will fly on the next Soyuz, Roscosmos said.")
@@ -32,14 +31,6 @@ def item(n: int, text: str) -> dict[str, str]:
     return {"title": f"Crew news {n}", "link": f"http://news.example.invalid/c/{n}",
             "guid": f"c-{n}", "description": text, "pubDate": "Tue, 15 Jul 2025 09:30:00 GMT"}
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def edit(path: Path, old: str, new: str) -> None:

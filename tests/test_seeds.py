@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pipeline.seeds import Seed, load_seeds
 from pipeline.store import Store
 
 from .httpserver import LocalServer, Reply, items, rss
+from .processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("Roscosmos head Dmitry Bakanov met acting NASA Administrator Sean Duffy in Houston to "
@@ -120,14 +120,6 @@ class _Runner:
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
 
-
-def wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def scalar(db: Path, sql: str) -> int:
