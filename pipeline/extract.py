@@ -65,13 +65,15 @@ class HostGate:
             slot = self._slots.setdefault(host, threading.Semaphore(self.per_host))
         return _Slot(self, host, slot)
 
-    def _wait_turn(self, host: str) -> None:
+    def _wait_turn(self, host: str) -> float:
+        """Sleep until this request's turn on ``host``; returns the turn (monotonic time)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next.get(host, now))
             self._next[host] = start + self.delay
         if start > now:
             time.sleep(start - now)
+        return start
 
 
 class _Slot:
