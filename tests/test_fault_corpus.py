@@ -165,4 +165,4 @@ def test_every_corpus_file_replays_without_crash_loss_or_duplicate(tmp_path: Pat
     print(f"\ncorpus replay: {len(files)} files replayed, {outcomes['ok']} feeds ok, "
           f"{outcomes['not_modified']} not modified, {outcomes['failed']} feeds failed, "
           f"{entries} entries stored ({articles} distinct articles) in {elapsed:.1f}s")
-    assert elapsed < 60, f"the replay took {elapsed:.0f}s"
+    # (Printed, not asserted: speed lives in the benchmarks, never in a test.)
