@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,33 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                       "--out", str(tmp / "demo")])
     assert result.exit_code == 0, result.output
     return tmp / "demo" / "demo.db"
+
+
+@dataclass
+class Raw:
+    """Every row of the tables the README examples and Datasette pages read, as plain
+    dictionaries (checked against them by a recount in Python)."""
+
+    tables: dict[str, list[dict[str, Any]]]
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        return self.tables[name]
+
+    def by_id(self, name: str) -> dict[Any, dict[str, Any]]:
+        return {r["id"]: r for r in self.tables[name]}
+
+
+@pytest.fixture(scope="session")
+def raw(demo_db: Path) -> Raw:
+    conn = sqlite3.connect(demo_db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return Raw({name: [dict(r) for r in conn.execute(f"SELECT * FROM {name}")]
+                    for name in ("feeds", "articles", "article_sources", "entities",
+                                 "mentions", "matches", "seeds")})
+    finally:
+        conn.close()
+
 
 
 #: ``run(folder, *args)`` -> (exit code, stdout, stderr)

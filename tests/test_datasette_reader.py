@@ -36,8 +36,9 @@ from pipeline.serve import datasette_metadata, today_bounds_sql, today_matches_s
 from pipeline.store import Store
 from pipeline.store.reports import day_bounds
 
+from .conftest import Raw
 from .processes import kill_marked, left_after, marked_env
-from .test_query_examples import Raw, events, feed_name, is_current_event
+from .test_query_examples import events, feed_name, is_current_event
 
 START_TIMEOUT_S = 120  # Datasette's start-up on a busy machine
 STOP_TIMEOUT_S = 60
@@ -95,17 +96,6 @@ def test_the_zone_table_goes_on_after_its_last_change() -> None:
 
 # -- the demo database and one `spacewatch serve` on it --------------------------------
 
-
-@pytest.fixture(scope="module")
-def raw(demo_db: Path) -> Raw:
-    conn = sqlite3.connect(demo_db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return Raw({name: [dict(r) for r in conn.execute(f"SELECT * FROM {name}")]
-                    for name in ("feeds", "articles", "article_sources", "entities",
-                                 "mentions", "matches", "seeds")})
-    finally:
-        conn.close()
 
 
 def todays_events(raw: Raw, zone: str, now: datetime) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ import pytest
 
 from pipeline.query import EXAMPLES, run_query, search_articles
 
+from .conftest import Raw
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -34,30 +35,6 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 # -- the demo database (tests/conftest.py builds it once per session) ----------------------
 
-
-@dataclass
-class Raw:
-    """Every row of the tables the examples read, as plain dictionaries."""
-
-    tables: dict[str, list[dict[str, Any]]]
-
-    def __getitem__(self, name: str) -> list[dict[str, Any]]:
-        return self.tables[name]
-
-    def by_id(self, name: str) -> dict[Any, dict[str, Any]]:
-        return {r["id"]: r for r in self.tables[name]}
-
-
-@pytest.fixture(scope="module")
-def raw(demo_db: Path) -> Raw:
-    conn = sqlite3.connect(demo_db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return Raw({name: [dict(r) for r in conn.execute(f"SELECT * FROM {name}")]
-                    for name in ("feeds", "articles", "article_sources", "entities",
-                                 "mentions", "matches", "seeds")})
-    finally:
-        conn.close()
 
 
 # -- the examples, as the README and Datasette show them -----------------------------------

@@ -241,7 +241,9 @@ def _m0008(db: sqlite_utils.Database) -> None:
 
 #: The readable event log: the current version of each (article, seed) event that is a match,
 #: for seeds still in seeds/ (same columns as in 0003, plus ``version``).
-EVENT_LOG_VIEW_V2 = """
+#: The event log's columns up to ``version`` and its rows: shared by every version of
+#: the view (each migration that re-creates it adds columns after these).
+_EVENT_LOG_COLUMNS = """
 CREATE VIEW event_log AS
 SELECT
     m.id AS event_id,
@@ -258,13 +260,15 @@ SELECT
         GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
     json_extract(m.explanation, '$.evidence[0]') AS evidence,
     m.article_id,
-    m.version
+    m.version"""
+_EVENT_LOG_ROWS = """
 FROM matches m
 JOIN articles a ON a.id = m.article_id
 JOIN seeds s ON s.id = m.seed_id
 LEFT JOIN feeds f ON f.id = a.feed_id
 WHERE m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL
 """
+EVENT_LOG_VIEW_V2 = _EVENT_LOG_COLUMNS + _EVENT_LOG_ROWS
 
 #: Every version of every event — current or superseded, match or withdrawn, retired seeds
 #: too — for "what did we know, and when".
@@ -392,24 +396,7 @@ def _m0009(db: sqlite_utils.Database) -> None:
 #: ``event_log`` for a reader (``spacewatch serve``): the columns of 0006 in the same order,
 #: then the article's ``language`` and two JSON arrays Datasette can facet on — ``entities``
 #: (the names of every entity the article names, most named first) and ``entity_kinds``.
-EVENT_LOG_VIEW_V3 = """
-CREATE VIEW event_log AS
-SELECT
-    m.id AS event_id,
-    m.matched_at,
-    a.published_at,
-    m.seed_id AS seed,
-    round(m.score, 3) AS score,
-    a.title,
-    a.url,
-    coalesce(f.name, a.source) AS feed,
-    (SELECT group_concat(name, ', ') FROM (
-        SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
-        WHERE mm.article_id = a.id AND e.kind NOT IN ('PLACE', 'COUNTRY')
-        GROUP BY e.id ORDER BY count(*) DESC, e.name LIMIT 5)) AS top_entities,
-    json_extract(m.explanation, '$.evidence[0]') AS evidence,
-    m.article_id,
-    m.version,
+EVENT_LOG_VIEW_V3 = _EVENT_LOG_COLUMNS + """,
     a.language,
     (SELECT json_group_array(name) FROM (
         SELECT e.name FROM mentions mm JOIN entities e ON e.id = mm.entity_id
@@ -417,13 +404,7 @@ SELECT
         GROUP BY e.name ORDER BY count(*) DESC, e.name)) AS entities,
     (SELECT json_group_array(kind) FROM (
         SELECT DISTINCT e.kind FROM mentions mm JOIN entities e ON e.id = mm.entity_id
-        WHERE mm.article_id = a.id ORDER BY e.kind)) AS entity_kinds
-FROM matches m
-JOIN articles a ON a.id = m.article_id
-JOIN seeds s ON s.id = m.seed_id
-LEFT JOIN feeds f ON f.id = a.feed_id
-WHERE m.superseded_at IS NULL AND m.status = 'match' AND s.retired_at IS NULL
-"""
+        WHERE mm.article_id = a.id ORDER BY e.kind)) AS entity_kinds""" + _EVENT_LOG_ROWS
 
 #: One row per (entity, article that names it): an entity's articles with titles and dates.
 #: ``WHERE entity_id = ?`` reaches the mentions_entity index (SQLite pushes it into the
