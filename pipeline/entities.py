@@ -175,7 +175,7 @@ class Analyzer:
             t = self.titles
             self._russian = RussianLinker(self.gazetteer, title_words(
                 t.words, t.connectors, t.stops, t.modifiers, t.not_entities),
-                variants=self.variants)
+                variants=self.variants, cues=self.cues)
         return self._russian
 
     def aliases_only(self, text: str) -> list[Mention]:

@@ -23,7 +23,7 @@ from .gazetteer import Gazetteer
 from .people import PeopleIndex, Person
 from .records import PEOPLE, Mention, fold
 from .russian import RussianNER, get_lemmatizer, is_cyrillic
-from .typing_rules import Typing, new_entity_id, quoted_companies, type_entity
+from .typing_rules import Cues, Typing, bundled_cues, new_entity_id, quoted_companies, type_entity
 from .variants import VariantIndex
 
 #: Tokens of a context window on each side (as the English linker's).
@@ -56,14 +56,17 @@ class RussianLinker:
     (it loads natasha's NER, about a second and 120 MB) and reuse."""
 
     def __init__(self, gazetteer: Gazetteer, titles: _TitleWords,
-                 ner: RussianNER | None = None, variants: VariantIndex | None = None) -> None:
+                 ner: RussianNER | None = None, variants: VariantIndex | None = None,
+                 cues: Cues | None = None) -> None:
         """Index the gazetteer's aliases and people's surnames by lemma; ``variants`` links
         a new name that is a spelling variant of a known person («Д. Песков», «Джаред
-        Айзекманн»), as on the English path (default: an index over this gazetteer)."""
+        Айзекманн»), as on the English path (default: an index over this gazetteer);
+        ``cues`` are the typing cues (``entity_cues.yaml``; default: the bundled ones)."""
         self.gazetteer = gazetteer
         self.ner = ner or RussianNER()
         self.titles = titles
         self.variants = variants or VariantIndex.from_entities(gazetteer.entries.values())
+        self.cues = cues or bundled_cues()
         lemma = get_lemmatizer().lemma
         self.aliases: dict[tuple[str, ...], list[_Alias]] = {}
         self.longest = 1
@@ -167,7 +170,7 @@ class RussianLinker:
         index = {t.start: n for n, t in enumerate(tokens)}
         # A quoted name after a legal form or a company noun («АО «Лин Индастриал»»,
         # «стартап «Сибирская орбита»») is a company, whatever the NER makes of it.
-        for quoted in quoted_companies(text):
+        for quoted in quoted_companies(text, self.cues):
             inside = [n for n, t in enumerate(tokens)
                       if quoted.start <= t.start and t.end <= quoted.end]
             if not inside or not taken.isdisjoint(inside):
@@ -264,15 +267,14 @@ class RussianLinker:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _typing(text: str, sentences: Sequence[tuple[int, int]], n: int, start: int, end: int,
-                label: str) -> Typing:
+    def _typing(self, text: str, sentences: Sequence[tuple[int, int]], n: int, start: int,
+                end: int, label: str) -> Typing:
         """The kind of a name the gazetteer lacks, from its sentence
         (:func:`pipeline.typing_rules.type_entity`)."""
         lo, hi = sentences[n] if n >= 0 else (0, len(text))
         if not lo <= start < end <= hi:
             lo, hi = 0, len(text)
-        return type_entity(text[lo:hi], start - lo, end - lo, label, "ru")
+        return type_entity(text[lo:hi], start - lo, end - lo, label, "ru", self.cues)
 
 
     def _tokens(self, text: str) -> list[_Token]:

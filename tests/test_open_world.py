@@ -216,3 +216,24 @@ def test_a_crew_member_the_model_calls_a_facility_is_still_crew(analyzer) -> Non
     # A facility after an ordinary word is not made a person.
     assert not any(key.startswith("person:") for key in found(
         analyzer, "The crew trained at the Neutral Buoyancy Laboratory in Houston."))
+
+
+def test_russian_typing_reads_the_cues_of_ones_own_models_dir(tmp_path: Path) -> None:
+    # A crew word only one's own entity_cues.yaml lists types a Russian name too (the
+    # Russian path used the bundled cues whatever models_dir said).
+    import shutil
+
+    from pipeline.resources import default_models_dir
+
+    models = tmp_path / "models"
+    shutil.copytree(default_models_dir(), models)
+    cues = models / "entity_cues.yaml"
+    cues.write_text(cues.read_text(encoding="utf-8").replace(
+        '"бортинженер(?:а|у|ом|е|ы|ов|ам|ами|ах)?"]',
+        '"бортинженер(?:а|у|ом|е|ы|ов|ам|ами|ах)?", "звездолётчик(?:а|у|ом|е|и)?"]'),
+        encoding="utf-8")
+    text = "Звездолётчик Аркадий Зимогоров вернулся на Землю."
+    bundled = found(get_analyzer(Settings()), text, "ru")
+    own = found(get_analyzer(Settings(models_dir=str(models))), text, "ru")
+    assert bundled["person:arkady-zimogorov"][0] != "CREW"
+    assert own["person:arkady-zimogorov"][:2] == ("CREW", "model")
