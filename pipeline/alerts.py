@@ -75,8 +75,12 @@ PAYLOAD_ARTICLES = 50
 #: Stories joined this long before the watermark are looked at again (a slower writer's
 #: rows committed after a faster one's); queueing is idempotent, so this only costs a little.
 JOIN_SLACK = timedelta(minutes=2)
-#: A claim lasts a send's timeout plus this; a claim of a dead process is taken over at once.
+#: A claim lasts the longest a send can take on its channel plus this (a claim of a dead
+#: process is taken over at once, so a long claim costs nothing after a crash).
 CLAIM_MARGIN = 30.0
+#: Steps of an SMTP session, each bounded by the digest's SMTP_TIMEOUT (connect, EHLO,
+#: STARTTLS, login, the message, QUIT).
+SMTP_STEPS = 6
 #: Bytes of a webhook's reply read (its body is only kept for the error message).
 REPLY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-SpaceWatch-Signature"
@@ -251,8 +255,7 @@ def deliver_due(store: Store, config: Config, *, now: datetime | None = None,
             if quiet is not None:
                 postpone(store, row.id, iso(quiet))
                 continue
-        timeout = rule.timeout if rule else 0.0
-        until = iso(at + timedelta(seconds=timeout + CLAIM_MARGIN))
+        until = iso(at + timedelta(seconds=longest_send(rule) + CLAIM_MARGIN))
         if not claim(store, row.id, me, until, iso(at), take_over):
             continue
         if rule is None:
@@ -277,7 +280,7 @@ def deliver_due(store: Store, config: Config, *, now: datetime | None = None,
                 state, next_at = "pending", iso(finished + timedelta(seconds=delay))
         error = outcome.status if outcome.ok else \
             f"{outcome.status}: {outcome.detail}" if outcome.detail else outcome.status
-        record_attempt(store, row.id, attempted_at=iso(finished), ok=outcome.ok,
+        record_attempt(store, row.id, me, attempted_at=iso(finished), ok=outcome.ok,
                        status=outcome.status, error=None if outcome.ok else error[:1000],
                        duration_ms=outcome.duration_ms, state=state, next_attempt_at=next_at)
     waiting = int(store.scalar("SELECT count(*) FROM alert_outbox WHERE state = 'pending'")
@@ -303,6 +306,22 @@ def _dead_claimant(row: OutboxRow, at: datetime, me: int) -> int | None:
 
 
 # -- channels ----------------------------------------------------------------------------------
+
+
+def longest_send(rule: AlertRule | None) -> float:
+    """The most seconds one send on ``rule``'s channel can take: the claim on a row lasts
+    longer, so no other sender picks the row up while this one may still deliver it.
+    A webhook's connect, write and read are each bounded by the timeout (httpx times each
+    step), an e-mail's every SMTP step by ``SMTP_TIMEOUT``, a command by the timeout."""
+    if rule is None:
+        return 0.0
+    if rule.channel == "email":
+        from .digest import SMTP_TIMEOUT
+
+        return SMTP_STEPS * SMTP_TIMEOUT
+    if rule.channel == "webhook":
+        return 4 * rule.timeout
+    return rule.timeout
 
 
 def send_alert(rule: AlertRule, body: bytes, key: str, settings: Settings, *,

@@ -386,6 +386,10 @@ def digest_subject(data: DigestData) -> str:
             f"{m} match{'es' if m != 1 else ''}")
 
 
+#: The earliest ``--since`` (an earlier one means "everything").
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_since(text: str, timezone: str, now: datetime | None = None) -> datetime:
     """``digest --since``: an ISO date (from 00:00 that day) or date and time; without an
     offset it is read in ``timezone``. Not after ``now``. (``last`` is resolved by the
@@ -402,6 +406,8 @@ def parse_since(text: str, timezone: str, now: datetime | None = None) -> dateti
         raise DigestError(f"--since {text!r}: not a date or time (use YYYY-MM-DD, "
                           "YYYY-MM-DDTHH:MM with an optional offset such as +03:00, or "
                           "'last')") from None
+    if when.year < EPOCH.year:  # nothing was found before; year 1 cannot even be in UTC
+        return EPOCH
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     if when > now:

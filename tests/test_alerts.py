@@ -428,3 +428,76 @@ def test_an_email_alert_goes_through_the_smtp_settings_and_is_delivered_once(
     assert '"idempotency_key": "mail:1:1"' in text
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "&lt;b&gt;Duffy&lt;/b&gt;" in html and "<b>Duffy" not in html
+
+
+def test_a_claim_outlasts_the_longest_send_of_its_channel() -> None:
+    # A webhook's connect, write and read are each bounded by the timeout, an e-mail's every
+    # SMTP step by SMTP_TIMEOUT: the claim must not lapse while a send may still deliver.
+    from pipeline.digest import SMTP_TIMEOUT
+
+    config = parse_config(
+        "feeds: []\nsettings:\n  smtp: {host: 127.0.0.1, sender: a@example.org, "
+        "to: [b@example.org]}\nalerts:\n" + hook_rule("http://127.0.0.1:9/h", "    timeout: 10s\n")
+        + "  - {name: mail, seeds: ['*'], email: true}\n"
+        "  - {name: cmd, seeds: ['*'], command: ['true'], timeout: 7s}\n")
+    hook, mail, cmd = config.alerts
+    assert alerts.longest_send(hook) >= 3 * 10
+    assert alerts.longest_send(mail) >= 5 * SMTP_TIMEOUT
+    assert alerts.longest_send(cmd) >= 7
+
+
+def test_a_row_another_sender_tried_since_it_was_read_is_not_claimed(
+        store: Store, data: Stories) -> None:
+    from pipeline.store.alerts import claim, due_alerts
+
+    data.article(1)
+    queue_alerts(store, rules_config(hook_rule("http://127.0.0.1:9/h")))
+    now = iso(datetime.now(UTC))
+    (row,) = due_alerts(store, now)
+    with store.transaction() as conn:  # meanwhile another sender failed it: due in 30 s
+        conn.execute("UPDATE alert_outbox SET next_attempt_at = ?",
+                     (iso(datetime.now(UTC) + timedelta(seconds=30)),))
+    assert not claim(store, row.id, 4242, iso(datetime.now(UTC) + timedelta(minutes=1)), now)
+
+
+def test_a_lapsed_senders_failure_leaves_the_new_claim_and_a_success_always_counts(
+        store: Store, data: Stories) -> None:
+    from pipeline.store.alerts import record_attempt
+
+    data.article(1)
+    queue_alerts(store, rules_config(hook_rule("http://127.0.0.1:9/h")))
+    later = iso(datetime.now(UTC) + timedelta(minutes=5))
+    with store.transaction() as conn:  # sender 2 took the row over from sender 1
+        conn.execute("UPDATE alert_outbox SET claimed_by = 2, claimed_until = ?", (later,))
+    now = iso(datetime.now(UTC))
+    record_attempt(store, 1, 1, attempted_at=now, ok=False, status="http 500", error="x",
+                   duration_ms=5, state="pending", next_attempt_at=now)
+    row = store.rows("SELECT state, attempts, claimed_by FROM alert_outbox")[0]
+    assert (row["state"], row["attempts"], row["claimed_by"]) == ("pending", 0, 2)
+    assert len(attempts_of(store, 1)) == 1  # the attempt itself is in the log
+    record_attempt(store, 1, 1, attempted_at=now, ok=True, status="http 200", error=None,
+                   duration_ms=5, state="delivered", next_attempt_at=None)
+    assert states(store) == {"desk:1:1": "delivered"}
+
+
+def test_an_article_of_unknown_language_is_no_new_language(store: Store, data: Stories) -> None:
+    config = rules_config(hook_rule("http://127.0.0.1:9/h"))
+    data.article(9)
+    queue_alerts(store, config)
+    data.article(9, language="und", match=False)
+    assert queue_alerts(store, config) == 0
+
+
+def test_the_analysts_merge_and_split_send_no_alert_again(store: Store, data: Stories) -> None:
+    from pipeline.stories import merge_stories, split_story
+
+    config = rules_config(hook_rule("http://127.0.0.1:9/h"))
+    first = data.article(10)
+    data.article(10)
+    data.article(11, language="ru")
+    assert queue_alerts(store, config) == 2  # desk:10:1, desk:11:1
+    merge_stories(store, 10, 11)  # story 10 now has a Russian article: not news
+    new = split_story(store, 10, [first])  # the same report, now a story of its own
+    assert queue_alerts(store, config) == 0
+    assert sorted(r.idempotency_key for r in outbox_rows(store)) == ["desk:10:1", "desk:11:1"]
+    assert new not in {r.story_id for r in outbox_rows(store)}

@@ -358,3 +358,6 @@ def test_parse_since_reads_dates_in_the_digest_zone_and_keeps_an_offset() -> Non
                                                                    tzinfo=UTC)
     assert parse_since("2025-07-16T10:00+03:00", "UTC", now) == datetime(2025, 7, 16, 7, 0,
                                                                          tzinfo=UTC)
+    # Year 1 (no UTC for it at +14:00) means everything, not a traceback.
+    for early in ("0001-01-01", "0001-01-01T00:00+14:00", "1900-05-01"):
+        assert parse_since(early, "Pacific/Kiritimati", now) == datetime(1970, 1, 1, tzinfo=UTC)

@@ -20,8 +20,6 @@ HELDOUT_FLOOR = 0.8
 
 
 def _run(name: str, tmp_path_factory: pytest.TempPathFactory) -> SetScores:
-    pytest.importorskip("pipeline.stories",
-                        reason="pipeline.stories (issue 14 story clustering) is not there yet")
     records = load_set(SETS[name])
     db = tmp_path_factory.mktemp(f"stories-{name}") / "stories.db"
     return score_set(records, cluster_set(records, db))

@@ -113,7 +113,8 @@ def stories_to_check(store: Store, match_after: int, joined_since: str) -> tuple
         list[int], int, str]:
     """Stories touched since the watermarks: those holding an article with a match event
     newer than ``match_after`` (a new match, a late one, a new version after a rematch), and
-    those an article joined at or after ``joined_since``. Returns them with the new
+    those an article joined at or after ``joined_since`` (placed by the stories step, not
+    moved by the analyst). Returns them with the new
     watermarks (the last match id and the latest join time seen)."""
     last_match = int(store.scalar("SELECT coalesce(max(id), 0) FROM matches") or 0)
     last_join = str(store.scalar("SELECT coalesce(max(joined_at), '') FROM story_articles")
@@ -122,14 +123,19 @@ def stories_to_check(store: Store, match_after: int, joined_since: str) -> tuple
         "SELECT DISTINCT sa.story_id FROM matches m "
         "JOIN story_articles sa ON sa.article_id = m.article_id "
         "WHERE m.id > ? AND m.id <= ? "
-        "UNION SELECT story_id FROM story_articles WHERE joined_at >= ? ORDER BY 1",
+        # An article the analyst moved (story merge / split) brings no news: only the
+        # stories step's own placements are looked at again.
+        "UNION SELECT story_id FROM story_articles WHERE joined_at >= ? "
+        "AND assigned_by = 'auto' ORDER BY 1",
         (match_after, last_match, joined_since))]
     return ids, last_match, last_join
 
 
 def story_facts(store: Store, story_id: int, since: str, article_limit: int) -> \
         StoryFacts | None:
-    """The facts of one story, or None when it is gone or merged into another."""
+    """The facts of one story, or None when it is gone or merged into another. Its
+    languages and quoted officials (what a re-alert compares) count only the articles the
+    stories step placed: what the analyst moved in (``story merge``) is not news."""
     rows = store.rows("SELECT id, headline, first_seen, merged_into FROM stories WHERE id = ?",
                       [story_id])
     if not rows or rows[0]["merged_into"] is not None:
@@ -153,7 +159,8 @@ def story_facts(store: Store, story_id: int, since: str, article_limit: int) -> 
         "SELECT q.speaker_entity_id, min(e.name) FROM story_articles sa "
         "JOIN quotes q ON q.article_id = sa.article_id "
         "JOIN entities e ON e.id = q.speaker_entity_id "
-        "WHERE sa.story_id = ? AND e.kind = 'OFFICIAL' GROUP BY q.speaker_entity_id",
+        "WHERE sa.story_id = ? AND sa.assigned_by = 'auto' AND e.kind = 'OFFICIAL' "
+        "GROUP BY q.speaker_entity_id",
         (story_id,))}
     articles = tuple(PayloadArticle(url=r[0], title=r[1] or "", feed=r[2], language=r[3],
                                     published=r[4]) for r in store.conn.execute(
@@ -163,7 +170,8 @@ def story_facts(store: Store, story_id: int, since: str, article_limit: int) -> 
         "ORDER BY a.published_at, a.id LIMIT ?", (story_id, article_limit)))
     languages = frozenset(r[0] for r in store.conn.execute(
         "SELECT DISTINCT a.language FROM story_articles sa JOIN articles a "
-        "ON a.id = sa.article_id WHERE sa.story_id = ? AND coalesce(a.language, '') != ''",
+        "ON a.id = sa.article_id WHERE sa.story_id = ? AND sa.assigned_by = 'auto' "
+        "AND coalesce(a.language, 'und') != 'und'",
         (story_id,)))
     return StoryFacts(story_id=story_id, headline=story["headline"],
                       first_seen=story["first_seen"], scores=scores, recent=recent,
@@ -217,22 +225,26 @@ def due_alerts(store: Store, now: str, limit: int = 200) -> list[OutboxRow]:
 
 def claim(store: Store, row_id: int, pid: int, until: str, now: str,
           take_over: int | None = None) -> bool:
-    """Claim a pending row for sending (until ``until``): only when it is unclaimed, its
-    claim lapsed, or it is held by ``take_over`` (a sender known to be dead)."""
+    """Claim a pending row for sending (until ``until``): only when it is still due (another
+    sender may have tried it since it was read), and unclaimed, its claim lapsed, or held by
+    ``take_over`` (a sender known to be dead)."""
     with store.transaction() as conn:
         cur = conn.execute(
             "UPDATE alert_outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? "
-            "AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= ? "
-            "OR claimed_by IS ?)", (pid, until, row_id, now, take_over))
+            "AND state = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL "
+            "OR claimed_until <= ? OR claimed_by IS ?)",
+            (pid, until, row_id, now, now, take_over))
         return cur.rowcount == 1
 
 
-def record_attempt(store: Store, row_id: int, *, attempted_at: str, ok: bool, status: str,
-                   error: str | None, duration_ms: int, state: str,
+def record_attempt(store: Store, row_id: int, pid: int, *, attempted_at: str, ok: bool,
+                   status: str, error: str | None, duration_ms: int, state: str,
                    next_attempt_at: str | None) -> None:
     """One attempt and the row's new state (delivered, failed, or pending until
-    ``next_attempt_at``), in one transaction; the claim is released. A row already delivered
-    (by a sender whose claim lapsed) stays delivered."""
+    ``next_attempt_at``), in one transaction; ``pid``'s claim is released. A row already
+    delivered stays delivered; a failure of a sender whose claim lapsed and was taken by
+    another (``claimed_by`` is not ``pid``) is recorded as an attempt but changes neither
+    the row's state nor the other sender's claim. A success always marks it delivered."""
     with store.transaction() as conn:
         conn.execute("INSERT INTO alert_attempts (outbox_id, attempted_at, ok, status, error, "
                      "duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -241,8 +253,10 @@ def record_attempt(store: Store, row_id: int, *, attempted_at: str, ok: bool, st
             "UPDATE alert_outbox SET attempts = attempts + 1, state = ?, "
             "delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, "
             "last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-            "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND state != 'delivered'",
-            (state, state, attempted_at, None if ok else error, next_attempt_at, row_id))
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND state != 'delivered' "
+            "AND (? OR claimed_by IS NULL OR claimed_by = ?)",
+            (state, state, attempted_at, None if ok else error, next_attempt_at, row_id,
+             int(ok), pid))
 
 
 def postpone(store: Store, row_id: int, until: str) -> None:
