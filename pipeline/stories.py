@@ -55,9 +55,6 @@ THRESHOLD = 0.32
 #: How the similarity is made: entities and terms, when the story has the article's language.
 ENTITY_SHARE = 0.55
 TERM_SHARE = 0.45
-#: In the same language, a term similarity under this scales the whole similarity down in
-#: proportion (the same actors in other words are most often another event).
-TERM_FLOOR = 0.0
 #: Against a story in other languages only entities compare, and count this much.
 CROSS_LANGUAGE_FACTOR = 0.8
 #: The similarity lost at the far edge of the window (none the same day).
@@ -84,8 +81,6 @@ STORY_TERMS = 60
 #: match stage's weights (:data:`pipeline.match.KIND_WEIGHT`), except that an official, who
 #: speaks on many events, says less, and a country very little.
 STORY_KIND_WEIGHT = {**KIND_WEIGHT, "OFFICIAL": 1.5, "COUNTRY": 0.3, "PLACE": 0.6}
-#: Quoted speakers of these kinds make "new official quoted" growth.
-OFFICIAL_KINDS = ("OFFICIAL",)
 #: Words that say nothing about which event a space story reports.
 GENERIC = frozenset({
     "space", "agency", "news", "report", "reported", "reports", "according", "told",
@@ -293,12 +288,9 @@ def similarity(weighted: Mapping[str, float], language: str, published_at: str,
     entity, shared_entities = _overlap(weighted, story.keys, ("e:",))
     term, shared_terms = _overlap(weighted, story.keys, ("t:", "p:"), STORY_TERMS)
     same = language in story.languages
-    if same:
-        value = ENTITY_SHARE * entity + TERM_SHARE * term
-        if term < TERM_FLOOR:  # the same actors, other words: another event
-            value *= term / TERM_FLOOR
-    else:
-        value = CROSS_LANGUAGE_FACTOR * entity
+    # Against a story in other languages only the entities compare.
+    value = ENTITY_SHARE * entity + TERM_SHARE * term if same \
+        else CROSS_LANGUAGE_FACTOR * entity
     days = days_between(published_at, story.last_updated)
     value *= 1.0 - TIME_DAMPING * min(days / WINDOW_DAYS, 1.0)
     return round(value, 4), StoryExplanation(

@@ -43,7 +43,6 @@ ORG_ID_KINDS = ("ORGANIZATION", "AGENCY", "COMPANY", "GOVERNMENT")
 LANGUAGES = ("en", "ru")
 
 _TOKEN = re.compile(r"[^\W_]+(?:[.'’\-/&][^\W_]+)*\.?|[«»\"“”„]|[^\w\s]")
-_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _DETERMINERS = frozenset({"a", "an", "the", "its", "his", "her", "their", "our", "this",
                           "that", "who", "is", "was", "now", "and"})
 _LIST_WORDS = frozenset({"and", "&", ",", "и"})
