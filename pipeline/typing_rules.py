@@ -184,6 +184,11 @@ def bundled_cues() -> Cues:
 # -- typing -----------------------------------------------------------------------------------
 
 
+#: Characters of context either side of an entity its typing reads (the longest title chain
+#: a rule walks is a few dozen words shorter than this).
+CONTEXT_CHARS = 400
+
+
 def type_entity(sentence: str, start: int, end: int, label: str, lang: str = "en",
                 cues: Cues | None = None) -> Typing:
     """The kind of the entity at ``sentence[start:end]``, which the model labelled ``label``.
@@ -203,8 +208,11 @@ def type_entity(sentence: str, start: int, end: int, label: str, lang: str = "en
         raise ValueError(f"span {start}:{end} is outside the sentence")
     cues = cues or bundled_cues()
     kind = MODEL_LABEL_KINDS[label]
-    left = _tokens(sentence[:start], 0)
-    right = _tokens(sentence[end:], end)
+    # Every rule reads a few words either side: tokenize a bounded window, not the whole
+    # sentence (without sentence boundaries that is the whole text, once per mention).
+    lo = _word_start(sentence, max(0, start - CONTEXT_CHARS))
+    left = _tokens(sentence[lo:start], lo)
+    right = _tokens(sentence[end:end + CONTEXT_CHARS], end)
     surface = sentence[start:end]
     if kind in ("PERSON", "ORGANIZATION"):
         titled = _title_in_span(sentence, start, end, right, lang, cues)
@@ -289,6 +297,15 @@ def _company_head(text: str, cues: Cues) -> str | None:
 def _has_legal_form(text: str, cues: Cues) -> bool:
     words = text.split()
     return len(words) >= 2 and (words[-1] in cues.forms_after or words[0] in cues.forms_before)
+
+
+def _word_start(text: str, i: int) -> int:
+    """``i``, moved on past a word it falls inside (a window never starts mid-word)."""
+    if i == 0:
+        return 0
+    while i < len(text) and not text[i - 1].isspace():
+        i += 1
+    return i
 
 
 def _tokens(text: str, offset: int) -> list[_Tok]:
