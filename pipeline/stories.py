@@ -367,7 +367,6 @@ def assign_stories(store: Store, *, progress: Progress = NO_PROGRESS) -> list[St
     progress.stage("stories", len(todo))
     changes: dict[int, dict[str, Any]] = {}
     recent: dict[str, int] = {}
-    now = iso(now_utc())
     for start in range(0, len(todo), 64):
         chunk = todo[start:start + 64]
         mentions = store.mentions_for([r["id"] for r in chunk])
@@ -385,15 +384,17 @@ def assign_stories(store: Store, *, progress: Progress = NO_PROGRESS) -> list[St
                 explanation = dataclasses.replace(explanation, growth=growth)
             story_id = store.place_article(
                 row["id"], decision.story_id, similarity=decision.similarity,
-                explanation=explanation.to_json(), keys=decision.keys, now=now,
-                follows_story_id=decision.follows_story_id)
+                explanation=explanation.to_json(), keys=decision.keys,
+                # Stamped as it is written (not when the run began): the alerts' join
+                # watermark then never passes a placement a long run commits later.
+                now=iso(now_utc()), follows_story_id=decision.follows_story_id)
             change = changes.setdefault(story_id, {"ids": [], "created": False, "growth": []})
             change["ids"].append(row["id"])
             change["created"] = change["created"] or decision.story_id is None
             change["growth"] += [g for g in growth if g not in change["growth"]]
         progress.advance(len(chunk))
     if top > _watermark(store):
-        store.set_meta(WATERMARK, str(top), now)
+        store.set_meta(WATERMARK, str(top), iso(now_utc()))
     return [StoryChange(story_id=sid, article_ids=tuple(c["ids"]), created=c["created"],
                         growth=tuple(c["growth"])) for sid, c in sorted(changes.items())]
 

@@ -258,3 +258,18 @@ def test_stories_step_runs_in_the_real_pipeline(tmp_path: Path) -> None:
         assert st.scalar("SELECT count(DISTINCT story_id) FROM story_articles") == 1
         again = analyse_pending(st, config)
         assert again.stories is None or again.stories.articles == 0
+
+
+def test_each_placement_is_stamped_when_it_is_written_not_when_the_run_began(
+        store: Store, meeting: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long run (a big import) commits placements for minutes; the alerts' join watermark
+    # must not pass one of them before it is committed, so each carries its own time.
+    from datetime import UTC, datetime, timedelta
+
+    clock = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=3 * i)
+                 for i in range(1000))
+    monkeypatch.setattr(stories, "now_utc", lambda: next(clock))
+    stories.assign_stories(store)
+    stamps = [r["joined_at"] for r in store.rows(
+        "SELECT joined_at FROM story_articles ORDER BY joined_at")]
+    assert len(stamps) >= 3 and len(set(stamps)) == len(stamps)
